@@ -1,0 +1,1 @@
+"""The command-line layer: Typer commands, parameter parsing at the edge, Rich/JSON rendering."""

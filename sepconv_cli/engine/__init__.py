@@ -1,0 +1,1 @@
+"""Planning (cost model) and running filters on a backend."""
