@@ -1,7 +1,352 @@
-"""`sepconv ops` (not yet implemented)."""
+"""`sepconv ops`: the cost calculator — layers, attention and whole networks, without data.
+
+Tables go to stderr (plain text in a pipe); ``--json`` prints one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
 
 import typer
 
+ops_app = typer.Typer(
+    name="ops",
+    no_args_is_help=True,
+    help=(
+        "Count multiply-accumulates (MACs) and parameters without data: deep-learning layers, "
+        "self-attention, whole networks from a TOML spec. One MAC = one multiply + one add; "
+        "FLOPs = 2 x MACs. Padding 'same': output = ceil(input / stride)."
+    ),
+)
+
+_BIAS_HELP = (
+    "Give convolutions a bias (default: none, as in MobileNet where batch norm follows every "
+    "convolution; fc layers always have one)."
+)
+_BN_HELP = "Count batch norm's scale and shift (2 parameters per convolution output channel)."
+
+
+def _fmt(value: int) -> str:
+    return f"{value:,}"
+
+
+def _si(value: float) -> str:
+    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.4g} {suffix}"
+    return f"{value:.4g}"
+
+
+def _shape(shape: Any) -> str:
+    return "x".join(str(v) for v in shape)
+
+
+def _table(title: str, columns: list[str], right_from: int = 1) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="right" if i >= right_from else "left")
+    return table
+
+
+def _emit(*renderables: Any) -> None:
+    from sepconv_cli.cli.console import err_console
+
+    console = err_console()
+    for item in renderables:
+        console.print(item)
+
+
+@ops_app.command("layer")
+def layer_command(
+    kind: str = typer.Option("conv", "--type", "-t", help="Layer type: conv, dw, pw or dwsep."),
+    c_in: int = typer.Option(..., "--in", help="Input channels C."),
+    c_out: int | None = typer.Option(
+        None, "--out", help="Output channels C' (dw: default C; a multiple of C)."
+    ),
+    kernel: str = typer.Option(
+        "3", "--kernel", "-k", help="Kernel size K, or per axis: 3x3, 3x3x3 (pw: 1)."
+    ),
+    size: str = typer.Option(
+        ..., "--size", "-s", help="Input size: L (1-D), HxW (2-D) or DxHxW (3-D)."
+    ),
+    stride: str = typer.Option("1", "--stride", help="Stride S, or per axis: 2x2."),
+    padding: str = typer.Option("same", "--padding", help="same (ceil(n/S)) or valid."),
+    bias: bool = typer.Option(False, "--bias", help=_BIAS_HELP),
+    batchnorm: bool = typer.Option(False, "--batchnorm", help=_BN_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+) -> None:
+    """MACs and parameters of one convolution layer, and standard vs depthwise separable.
+
+    The comparison (Howard et al. 2017, eq. 5) is always shown: a depthwise separable layer costs
+    1/C' + 1/K^d of the standard convolution with the same kernel (K^d = product of the kernel
+    sizes), whatever the input size and stride.
+
+    Example: sepconv ops layer --type dwsep --in 32 --out 64 --kernel 3 --size 112x112
+    """
+    from sepconv_cli.costs import layers as L
+    from sepconv_cli.errors import UsageError
+    from sepconv_cli.registry import did_you_mean
+
+    kinds = ("conv", "dw", "pw", "dwsep")
+    kind = kind.lower()
+    if kind not in kinds:
+        raise UsageError(
+            f"--type must be one of {', '.join(kinds)}, got {kind!r}"
+            f"{did_you_mean(kind, list(kinds))}"
+        )
+    if padding not in L.PADDINGS:
+        raise UsageError(f"--padding must be one of {', '.join(L.PADDINGS)}, got {padding!r}")
+    dims = L.parse_dims(size, "--size")
+    if not 1 <= len(dims) <= 3:
+        raise UsageError(f"--size must have 1, 2 or 3 axes (L, HxW, DxHxW), got {size!r}")
+    ks = L.per_axis(_one_or_list(L.parse_dims(kernel, "--kernel")), len(dims), "--kernel")
+    ss = L.per_axis(_one_or_list(L.parse_dims(stride, "--stride")), len(dims), "--stride")
+    for value, name in ((c_in, "--in"), (c_out, "--out")):
+        if value is not None and value < 1:
+            raise UsageError(f"{name} must be a positive integer, got {value}")
+    if c_out is None:
+        if kind != "dw":
+            raise UsageError(f"--out is required for --type {kind}")
+        c_out = c_in
+    extra = {"bias": bias, "batchnorm": batchnorm}
+    if kind == "conv":
+        cost = L.conv_cost(dims, c_in, c_out, ks, ss, padding, **extra)
+    elif kind == "dw":
+        if c_out % c_in:
+            raise UsageError(
+                f"--out must be a multiple of --in ({c_in}) for a depthwise layer, got {c_out}"
+            )
+        cost = L.depthwise_cost(dims, c_in, ks, ss, padding, multiplier=c_out // c_in, **extra)
+    elif kind == "pw":
+        if any(k != 1 for k in ks):
+            raise UsageError(
+                f"a pw layer is 1x1, got --kernel {kernel!r} (use --type conv or dwsep)"
+            )
+        cost = L.pointwise_cost(dims, c_in, c_out, ss, **extra)
+    else:
+        cost = L.dwsep_cost(dims, c_in, c_out, ks, ss, padding, **extra)
+    cmp = L.compare_conv_dwsep(dims, c_in, c_out, ks, ss, padding, **extra)
+    conventions = _conventions(bias, batchnorm)
+    if as_json:
+        from sepconv_cli.cli.console import print_json
+
+        print_json({"layer": cost.as_dict(), "comparison": cmp.as_dict(), **conventions})
+        return
+    table = _table(
+        f"{kind} layer: input {_shape(cost.input_shape)}, kernel {_shape(cost.kernel)}, "
+        f"stride {_shape(cost.stride)}, padding {padding}",
+        ["layer", "output", "MACs", "FLOPs", "params"],
+    )
+    for row in (cost, *cost.parts):
+        name = row.type if row is cost else f"  {row.type}"
+        table.add_row(
+            name, _shape(row.output_shape), _fmt(row.macs), _fmt(row.flops), _fmt(row.params)
+        )
+    compare = _table(
+        f"standard conv vs depthwise separable ({c_in} -> {c_out} channels)",
+        ["layer", "MACs", "params"],
+    )
+    compare.add_row("standard conv", _fmt(cmp.standard.macs), _fmt(cmp.standard.params))
+    compare.add_row("dwsep (dw + pw)", _fmt(cmp.separable.macs), _fmt(cmp.separable.params))
+    _emit(
+        table,
+        compare,
+        f"ratio dwsep / standard = {cmp.ratio:.6g}  (closed form 1/C' + 1/K^d = 1/{c_out} + "
+        f"1/{math.prod(cost.kernel)} = {cmp.closed_form:.6g}); "
+        f"{cmp.saving:.4g}x fewer MACs; params ratio {cmp.params_ratio:.6g}",
+        conventions["conventions"]["bias"],
+    )
+
+
+def _one_or_list(values: tuple[int, ...]) -> int | tuple[int, ...]:
+    return values[0] if len(values) == 1 else values
+
+
+def _conventions(bias: bool, batchnorm: bool) -> dict[str, Any]:
+    return {
+        "conventions": {
+            "bias": (
+                "bias: convolutions with bias (--bias); fc layers with bias"
+                if bias
+                else "bias: convolutions without bias (batch norm follows, as in MobileNet); "
+                "fc layers with bias; --bias adds C' per convolution"
+            ),
+            "batchnorm": (
+                "batch norm scale and shift counted"
+                if batchnorm
+                else "batch norm not counted (--batchnorm: 2 params per output channel)"
+            ),
+            "mac": "one multiply + one add; flops = 2 * macs",
+        }
+    }
+
+
+@ops_app.command("attention")
+def attention_command(
+    tokens: str = typer.Option(
+        ..., "--tokens", "-n", help="Tokens N, or their grid: 14x14 (d = 2), 8x14x14 (d = 3)."
+    ),
+    channels: int = typer.Option(..., "--channels", "-c", help="Channels C per token."),
+    kernel: str = typer.Option(
+        "3", "--kernel", "-k", help="The convolution's kernel K, or per axis: 7x7."
+    ),
+    dims: int | None = typer.Option(
+        None,
+        "--dims",
+        "-d",
+        help="Convolution axes d when --tokens is a count and --kernel one size (default 1).",
+    ),
+    bias: bool = typer.Option(False, "--bias", help="Count biases (parameters only)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+) -> None:
+    """Self-attention against a depthwise separable convolution over the same tokens.
+
+    Attention: 2·N²·C (scores and weighted sum) + 4·N·C² (Q, K, V, output projections) MACs.
+    Depthwise separable conv: N·C·K^d (depthwise) + N·C² (pointwise) MACs. Prints both, the
+    ratio and the N where they cost the same.
+
+    Example: sepconv ops attention --tokens 14x14 --channels 768 --kernel 7
+    """
+    from sepconv_cli.costs import layers as L
+    from sepconv_cli.errors import UsageError
+
+    grid = L.parse_dims(tokens, "--tokens")
+    if channels < 1:
+        raise UsageError(f"--channels must be a positive integer, got {channels}")
+    cmp = L.compare_attention_dwsep(
+        grid[0] if len(grid) == 1 else grid,
+        channels,
+        _one_or_list(L.parse_dims(kernel, "--kernel")),
+        dims=dims,
+        bias=bias,
+    )
+    if as_json:
+        from sepconv_cli.cli.console import print_json
+
+        print_json(cmp.as_dict())
+        return
+    n, c, k_d = cmp.tokens, cmp.channels, math.prod(cmp.kernel)
+    att, sep = cmp.attention, cmp.separable
+    table = _table(
+        f"{n} tokens ({_shape(att.input_shape[:-1])}) x {c} channels; "
+        f"conv kernel {_shape(cmp.kernel)} (K^d = {k_d})",
+        ["layer", "formula", "MACs", "params"],
+        right_from=2,
+    )
+    table.add_row("self-attention", "2·N²·C + 4·N·C²", _fmt(att.macs), _fmt(att.params))
+    table.add_row("  scores + weighted sum", "2·N²·C", _fmt(2 * n * n * c), "0")
+    table.add_row("  Q, K, V, output proj.", "4·N·C²", _fmt(4 * n * c * c), _fmt(att.params))
+    table.add_row("dwsep conv", "N·C·K^d + N·C²", _fmt(sep.macs), _fmt(sep.params))
+    for part, formula in zip(sep.parts, ("N·C·K^d", "N·C²"), strict=True):
+        table.add_row(f"  {part.type}", formula, _fmt(part.macs), _fmt(part.params))
+    if cmp.crossover_tokens is None:
+        crossover = (
+            f"no crossover: attention costs more at every N, since 3·C = {3 * c} >= K^d = {k_d} "
+            "(its projections 4·N·C² alone exceed the whole convolution N·C² + N·C·K^d)"
+        )
+    else:
+        crossover = (
+            f"equal at N = (K^d - 3·C) / 2 = {cmp.crossover_tokens:g} tokens; "
+            "attention is cheaper below, the convolution above"
+        )
+    _emit(
+        table,
+        f"ratio attention / dwsep = {cmp.ratio:.4g}",
+        crossover,
+        f"attention's N² term equals its projections at N = 2·C = {cmp.quadratic_tokens} tokens",
+    )
+
+
+@ops_app.command("model")
+def model_command(
+    spec: Path = typer.Argument(
+        ..., help="TOML network spec (see sample_data/mobilenet_v1.toml); '-' reads stdin."
+    ),
+    standard: bool = typer.Option(
+        False,
+        "--standard",
+        help="Also cost the same network with every dw/dwsep replaced by a standard convolution "
+        "of the same kernel, stride and output channels, and print the ratio.",
+    ),
+    bias: bool = typer.Option(False, "--bias", help=_BIAS_HELP),
+    batchnorm: bool = typer.Option(False, "--batchnorm", help=_BN_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+) -> None:
+    """Per-layer and total MACs and parameters of a whole network from a TOML spec.
+
+    input = [H, W, C] (or [L, C], [D, H, W, C]), then [[layer]] tables with type = conv | dw |
+    pw | dwsep | fc | pool | attention and keys out, kernel, stride (optional: name, repeat,
+    padding, bias, batchnorm; pool: global, op; attention: heads).
+
+    Example: sepconv ops model sample_data/mobilenet_v1.toml --standard
+    """
+    import sys
+
+    from sepconv_cli.costs import models
+
+    if str(spec) == "-":
+        net = models.parse_model_spec(sys.stdin.read(), "<stdin>")
+    else:
+        net = models.load_model_spec(spec)
+    report = models.model_report(net, standard=standard, bias=bias, batchnorm=batchnorm)
+    if as_json:
+        from sepconv_cli.cli.console import print_json
+
+        print_json(report)
+        return
+    title = f"{report['name'] or net.source}: input {_shape(net.input_shape)}"
+    columns = ["#", "name", "type", "kernel/stride", "output", "MACs", "params"]
+    if standard:
+        columns += ["std MACs", "std params"]
+    table = _table(title, columns, right_from=5)
+    std_layers = report["standard"]["layers"] if standard else [None] * len(report["layers"])
+    for row, std in zip(report["layers"], std_layers, strict=True):
+        cells = [
+            str(row["index"]),
+            row["name"],
+            row["type"],
+            _window(row),
+            _shape(row["output_shape"]),
+            _fmt(row["macs"]),
+            _fmt(row["params"]),
+        ]
+        if std is not None:
+            cells += [_fmt(std["macs"]), _fmt(std["params"])]
+        table.add_row(*cells)
+    total = report["total"]
+    cells = ["", "total", "", "", "", _fmt(total["macs"]), _fmt(total["params"])]
+    if standard:
+        std_total = report["standard"]["total"]
+        cells += [_fmt(std_total["macs"]), _fmt(std_total["params"])]
+    table.add_section()
+    table.add_row(*cells)
+    lines = [
+        f"total: {_si(total['macs'])} MACs ({_si(total['flops'])} FLOPs), "
+        f"{_si(total['params'])} params"
+    ]
+    if standard:
+        std_total = report["standard"]["total"]
+        lines.append(
+            f"standard convolutions: {_si(std_total['macs'])} MACs, "
+            f"{_si(std_total['params'])} params; ratio {report['ratio']['macs']:.4g} MACs "
+            f"({report['saving']['macs']:.4g}x fewer), {report['ratio']['params']:.4g} params"
+        )
+    lines += [report["conventions"]["bias"], f"batch norm {report['conventions']['batchnorm']}"]
+    _emit(table, *lines)
+
+
+def _window(row: dict[str, Any]) -> str:
+    if not row["kernel"]:
+        return ""
+    if not row["stride"]:
+        return "global"
+    return f"{_shape(row['kernel'])}/{_shape(row['stride'])}"
+
 
 def register(app: typer.Typer) -> None:
-    """Add the command to `app`."""
+    """Add the ``ops`` command group to `app`."""
+    app.add_typer(ops_app, name="ops")

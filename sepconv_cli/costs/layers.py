@@ -520,31 +520,74 @@ class AttentionComparison:
 
 
 def compare_attention_dwsep(
-    tokens: Sequence[int], channels: int, kernel: IntOrSeq = 3, *, bias: bool = False
+    tokens: int | Sequence[int],
+    channels: int,
+    kernel: IntOrSeq = 3,
+    *,
+    dims: int | None = None,
+    bias: bool = False,
 ) -> AttentionComparison:
     """Compare self-attention with a depthwise separable convolution over the same tokens.
 
-    ``tokens`` is the token grid, e.g. ``(196,)`` for a sequence or ``(14, 14)`` for image patches;
-    the convolution's kernel has one size per grid axis. ``ratio`` = attention / dwsep MACs.
+    Parameters
+    ----------
+    tokens
+        The number of tokens N, or their grid, e.g. ``(14, 14)`` for image patches.
+    channels
+        Channels C per token (the embedding width); the convolution keeps C channels.
+    kernel
+        The convolution's kernel: one size (applied on ``dims`` axes) or one per axis.
+    dims
+        Axes d of the convolution when ``tokens`` is a count and ``kernel`` one size
+        (default 1: a sequence); otherwise it must agree with the grid or the kernel.
+    bias
+        Count biases of the projections and the convolutions (parameters only).
+
+    ``ratio`` = attention MACs / dwsep MACs.
 
     Examples
     --------
-    >>> cmp = compare_attention_dwsep((1024,), 64, 3)
+    >>> cmp = compare_attention_dwsep(1024, 64, 3)
     >>> cmp.attention.macs, cmp.separable.macs
     (150994944, 4390912)
+    >>> compare_attention_dwsep(196, 768, 3, dims=2).separable.macs == 196 * 768 * (9 + 768)
+    True
     """
-    size = _check_size(tokens, "tokens")
-    attention = attention_cost(size, channels, bias=bias)
-    separable = dwsep_cost(size, channels, channels, kernel, bias=bias)
-    k_d = math.prod(separable.kernel)
-    crossover = (k_d - 3 * channels) / 2
+    if isinstance(tokens, int) and not isinstance(tokens, bool):
+        grid: tuple[int, ...] = (_check_channels(tokens, "tokens"),)
+        given = [] if dims is None else [dims]
+    else:
+        grid = _check_size(tokens, "tokens")
+        given = [len(grid)] + ([] if dims is None else [dims])
+    if not isinstance(kernel, int):
+        given.append(len(kernel))
+    ndims = given[0] if given else 1
+    if any(d != ndims for d in given) or not 1 <= ndims <= 3:
+        raise UsageError(
+            f"the token grid {list(grid) if len(grid) > 1 else grid[0]}, kernel {_show(kernel)} "
+            f"and dims {dims} disagree on the number of axes (1, 2 or 3)"
+        )
+    ks = per_axis(kernel, ndims, "kernel")
+    n = math.prod(grid)
+    c = _check_channels(channels, "channels")
+    shape = (*grid, c)
+    attention = attention_cost(grid, c, bias=bias)
+    b = c if bias else 0
+    dw = LayerCost(
+        "dw", shape, shape, n * math.prod(ks) * c, math.prod(ks) * c + b, ks, (1,) * ndims
+    )
+    pw = LayerCost("pw", shape, shape, n * c * c, c * c + b, (1,) * ndims, (1,) * ndims)
+    separable = LayerCost(
+        "dwsep", shape, shape, dw.macs + pw.macs, dw.params + pw.params, ks, dw.stride, (dw, pw)
+    )
+    crossover = (math.prod(ks) - 3 * c) / 2
     return AttentionComparison(
-        math.prod(size),
-        channels,
-        separable.kernel,
+        n,
+        c,
+        ks,
         attention,
         separable,
         attention.macs / separable.macs,
         crossover if crossover > 0 else None,
-        2 * channels,
+        2 * c,
     )
