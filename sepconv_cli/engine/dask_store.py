@@ -1,0 +1,223 @@
+"""Chunk-by-chunk output targets for the Dask backend, written atomically.
+
+A target is created empty at a hidden temporary sibling of the output path; every chunk task
+opens it, writes its region and closes it again (so a task holds one chunk in memory, on any
+worker that sees the same filesystem); :meth:`ChunkTarget.commit` renames the temporary into place
+at the end and :meth:`ChunkTarget.abort` removes it. An interrupted run therefore never leaves a
+file under the output name, and what it leaves behind is named ``.NAME.sepconv-tmp-*``.
+
+Formats written this way: ``.npy`` (a memory map per task), uncompressed TIFF/BigTIFF
+(``tifffile.memmap``) and Zarr / OME-Zarr directories (one chunk-aligned region per task).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sepconv_cli.errors import FormatError
+
+#: Output formats that can be written chunk by chunk, by the suffixes that select them.
+CHUNKED_SUFFIXES: dict[str, str] = {
+    ".npy": "npy",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".btf": "tiff",
+    ".zarr": "zarr",
+}
+
+#: tifffile writes BigTIFF above this many bytes of pixel data (classic TIFF offsets are 32-bit).
+BIGTIFF_BYTES = 2**32 - 2**25
+
+
+def chunked_format(path: str | os.PathLike[str], format: str | None = None) -> str | None:
+    """Name of the chunk-writable format for ``path`` (``npy``, ``tiff``, ``zarr``) or None.
+
+    Examples
+    --------
+    >>> chunked_format("out/brain.ome.zarr"), chunked_format("x.TIF"), chunked_format("x.nii.gz")
+    ('zarr', 'tiff', None)
+    """
+    if format is not None:
+        name = format.lower().replace("-", "").replace("_", "")
+        aliases = {"omezarr": "zarr", "tif": "tiff", "bigtiff": "tiff"}
+        name = aliases.get(name, name)
+        return name if name in set(CHUNKED_SUFFIXES.values()) else None
+    suffix = Path(path).suffix.lower()
+    return CHUNKED_SUFFIXES.get(suffix)
+
+
+def temporary_sibling(path: Path) -> Path:
+    """A hidden, unique name next to ``path`` that keeps its suffix.
+
+    Examples
+    --------
+    >>> name = temporary_sibling(Path("out/a.npy")).name
+    >>> name.startswith(".a.npy.sepconv-tmp-") and name.endswith(".npy")
+    True
+    """
+    return path.with_name(f".{path.name}.sepconv-tmp-{uuid.uuid4().hex[:12]}{path.suffix}")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink(missing_ok=True)
+
+
+def _move_into_place(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` to ``final``; an existing directory is moved aside first, then removed."""
+    if final.is_dir() and not final.is_symlink():
+        old = final.with_name(f".{final.name}.sepconv-old-{uuid.uuid4().hex[:12]}")
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+
+
+@dataclass
+class ChunkTarget:
+    """An output written region by region, then renamed into place.
+
+    Parameters
+    ----------
+    path
+        The final output path.
+    format
+        ``npy``, ``tiff`` or ``zarr``.
+    shape, dtype
+        Of the whole output array.
+    chunks
+        The regular chunk shape the regions follow (Zarr's chunk shape).
+    axes, spacing, units
+        Written into TIFF (shaped description, resolution) and Zarr/OME-Zarr metadata.
+    ome
+        For Zarr: write OME-Zarr (NGFF 0.4) rather than a plain Zarr array.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "o.npy"
+    >>> t = ChunkTarget(out, "npy", (4, 4), np.dtype("float32"), (2, 4)).create()
+    >>> t.write((slice(0, 2), slice(0, 4)), np.ones((2, 4), np.float32))
+    >>> t.write((slice(2, 4), slice(0, 4)), np.zeros((2, 4), np.float32))
+    >>> t.commit()
+    >>> np.load(out).sum()
+    np.float32(8.0)
+    """
+
+    path: Path
+    format: str
+    shape: tuple[int, ...]
+    dtype: Any
+    chunks: tuple[int, ...]
+    axes: str = ""
+    spacing: tuple[float | None, ...] = ()
+    units: tuple[str | None, ...] = ()
+    ome: bool = False
+    tmp: Path = field(default=Path())
+    array_path: str = ""
+    order: tuple[int, ...] = ()
+
+    def create(self) -> ChunkTarget:
+        """Create the empty output at a temporary sibling path; return self."""
+        self.path = Path(self.path)
+        self.dtype = np.dtype(self.dtype)
+        if not self.path.parent.is_dir():
+            raise FormatError(f"output directory {str(self.path.parent)!r} does not exist")
+        self.tmp = temporary_sibling(self.path)
+        try:
+            if self.format == "npy":
+                mm = np.lib.format.open_memmap(self.tmp, "w+", self.dtype, self.shape)
+                del mm
+            elif self.format == "tiff":
+                self._create_tiff()
+            elif self.format == "zarr":
+                self._create_zarr()
+            else:
+                raise FormatError(f"format {self.format!r} cannot be written chunk by chunk")
+        except BaseException:
+            _remove(self.tmp)
+            raise
+        return self
+
+    def _create_zarr(self) -> None:
+        from sepconv_cli.io.zarr_format import create_zarr, ngff_order
+
+        ndim = len(self.shape)
+        self.order = ngff_order(self.axes) if self.ome and self.axes else tuple(range(ndim))
+
+        def permute(values: tuple) -> tuple:
+            return tuple(values[i] for i in self.order) if values else values
+
+        self.array_path = create_zarr(
+            self.tmp,
+            permute(self.shape),
+            self.dtype,
+            permute(self.chunks),
+            axes="".join(permute(tuple(self.axes))),
+            spacing=permute(tuple(self.spacing)),
+            units=permute(tuple(self.units)),
+            ome=self.ome,
+            name=self.path.name.removesuffix(".zarr").removesuffix(".ome"),
+        )
+
+    def _create_tiff(self) -> None:
+        import tifffile
+
+        kwargs: dict[str, Any] = {"metadata": {"axes": self.axes.upper()} if self.axes else {}}
+        if self.axes and "x" in self.axes and "y" in self.axes:
+            sx, sy = self.spacing[self.axes.index("x")], self.spacing[self.axes.index("y")]
+            if sx and sy:
+                kwargs["resolution"] = (1.0 / sx, 1.0 / sy)
+            if self.spacing and any(s is not None for s in self.spacing):
+                kwargs["metadata"]["spacing"] = [s for s in self.spacing]
+                kwargs["metadata"]["units"] = [u for u in self.units]
+        nbytes = int(np.prod(self.shape)) * self.dtype.itemsize
+        mm = tifffile.memmap(
+            self.tmp, shape=self.shape, dtype=self.dtype, bigtiff=nbytes > BIGTIFF_BYTES, **kwargs
+        )
+        del mm
+
+    def write(self, region: tuple[slice, ...], block: np.ndarray) -> None:
+        """Write ``block`` at ``region`` of the temporary output (opened and closed here)."""
+        if self.format == "npy":
+            mm = np.load(self.tmp, mmap_mode="r+")
+            mm[region] = block
+            mm.flush()
+            del mm
+        elif self.format == "tiff":
+            import tifffile
+
+            mm = tifffile.memmap(self.tmp, mode="r+")
+            mm[region] = block
+            mm.flush()
+            del mm
+        else:
+            import zarr
+
+            array = zarr.open_array(str(self.tmp / self.array_path), mode="r+")
+            if self.order != tuple(range(len(self.order))):
+                region = tuple(region[i] for i in self.order)
+                block = np.transpose(block, self.order)
+            array[region] = block
+
+    def __setitem__(self, region: tuple[slice, ...], block: np.ndarray) -> None:
+        """``target[region] = block``, so a target can be given to ``dask.array.store``."""
+        self.write(region, block)
+
+    def commit(self) -> None:
+        """Rename the finished temporary output to the final path."""
+        _move_into_place(self.tmp, self.path)
+
+    def abort(self) -> None:
+        """Remove the temporary output."""
+        _remove(self.tmp)
