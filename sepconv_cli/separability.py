@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
+
+from sepconv_cli.errors import UsageError
 
 #: One separable term: a 1-D factor per kernel axis; the term is their outer product
 #: (any scale is folded into the factors).
@@ -75,3 +80,453 @@ class Decomposition:
                 product = np.multiply.outer(product, factor)
             out += product.reshape(self.shape)
         return out
+
+
+def _as_weights(kernel: Any) -> tuple[np.ndarray, list[np.ndarray] | None, list[Term] | None]:
+    """The weights of a Kernel or array, with any exactly known factors and terms."""
+    if hasattr(kernel, "weights"):
+        weights = np.asarray(kernel.weights, dtype=np.float64)
+        return weights, getattr(kernel, "factors", None), getattr(kernel, "terms", None)
+    array = np.asarray(kernel)
+    if np.iscomplexobj(array) or array.dtype.kind not in "biuf":
+        raise UsageError(f"kernel weights must be real numbers, got dtype {array.dtype}")
+    if array.ndim == 0 or array.size == 0:
+        raise UsageError(
+            f"kernel weights must have at least one axis and one value, got {array.shape}"
+        )
+    weights = array.astype(np.float64)
+    if not np.all(np.isfinite(weights)):
+        raise UsageError("kernel weights contain NaN or Inf")
+    return weights, None, None
+
+
+def tail_errors(singular_values: np.ndarray) -> np.ndarray:
+    """Relative Frobenius error of the best rank-r approximation, for r = 0..len(s).
+
+    Examples
+    --------
+    >>> tail_errors(np.array([3.0, 4.0])).round(3)
+    array([1. , 0.8, 0. ])
+    """
+    energy = np.asarray(singular_values, dtype=np.float64) ** 2
+    tails = np.concatenate([np.cumsum(energy[::-1])[::-1], [0.0]])
+    total = tails[0]
+    if total == 0:
+        return np.zeros(len(tails))
+    return np.sqrt(tails / total)
+
+
+def numerical_rank(singular_values: np.ndarray, tol: float) -> int:
+    """Smallest r whose best rank-r approximation has relative Frobenius error <= tol.
+
+    Examples
+    --------
+    >>> numerical_rank(np.array([1.0, 1e-9, 0.0]), 1e-7)
+    1
+    """
+    errors = tail_errors(singular_values)
+    return int(np.argmax(errors <= tol))
+
+
+def unfold(weights: np.ndarray, rows: tuple[int, ...]) -> np.ndarray:
+    """The matrix whose rows index the axes ``rows`` and columns the other axes.
+
+    Examples
+    --------
+    >>> unfold(np.zeros((2, 3, 4)), (1,)).shape
+    (3, 8)
+    """
+    cols = tuple(a for a in range(weights.ndim) if a not in rows)
+    moved = np.transpose(weights, rows + cols)
+    return moved.reshape(int(np.prod([weights.shape[a] for a in rows])), -1)
+
+
+def _outer(factors: list[np.ndarray]) -> np.ndarray:
+    product = factors[0]
+    for factor in factors[1:]:
+        product = np.multiply.outer(product, factor)
+    return product
+
+
+def _reconstruct(terms: list[Term], shape: tuple[int, ...]) -> np.ndarray:
+    out = np.zeros(shape)
+    for term in terms:
+        out += _outer(term).reshape(shape)
+    return out
+
+
+def _rank_one(tensor: np.ndarray) -> Term:
+    """Best rank-1 factors by the leading singular vector of every unfolding (exact for rank 1)."""
+    if tensor.ndim == 1:
+        return [tensor.copy()]
+    factors = []
+    for axis in range(tensor.ndim):
+        u = np.linalg.svd(unfold(tensor, (axis,)), full_matrices=False)[0][:, 0]
+        factors.append(u)
+    scale = tensor
+    for factor in factors[::-1]:
+        scale = scale @ factor
+    factors[0] = factors[0] * float(scale)
+    return factors
+
+
+def _balanced(term: Term) -> Term:
+    """Scale a term's factors to equal norms, sign in the first, largest entry positive."""
+    norms = [float(np.linalg.norm(f)) for f in term]
+    total = float(np.prod(norms))
+    if total == 0:
+        return [np.zeros_like(f) for f in term]
+    share = total ** (1.0 / len(term))
+    out = []
+    sign = 1.0
+    for f, n in zip(term, norms, strict=True):
+        unit = f / n
+        if unit[np.argmax(np.abs(unit))] < 0:
+            unit, sign = -unit, -sign
+        out.append(unit * share)
+    out[0] = out[0] * sign
+    return out
+
+
+def _mttkrp(tensor: np.ndarray, factors: list[np.ndarray], mode: int) -> np.ndarray:
+    letters = "abcdefghijklmnopq"[: tensor.ndim]
+    operands = [tensor]
+    subscripts = [letters]
+    for axis, factor in enumerate(factors):
+        if axis != mode:
+            operands.append(factor)
+            subscripts.append(letters[axis] + "z")
+    spec = ",".join(subscripts) + "->" + letters[mode] + "z"
+    return np.einsum(spec, *operands, optimize=True)
+
+
+def _cp_reconstruct(factors: list[np.ndarray]) -> np.ndarray:
+    letters = "abcdefghijklmnopq"[: len(factors)]
+    spec = ",".join(f"{c}z" for c in letters) + "->" + letters
+    return np.einsum(spec, *factors, optimize=True)
+
+
+def _als(
+    tensor: np.ndarray, factors: list[np.ndarray], max_iter: int
+) -> tuple[list[np.ndarray], float]:
+    norm = float(np.linalg.norm(tensor))
+    factors = [f.copy() for f in factors]
+    rank = factors[0].shape[1]
+    best = float(np.linalg.norm(tensor - _cp_reconstruct(factors))) / norm
+    best_factors = [f.copy() for f in factors]
+    stalled = 0
+    for _ in range(max_iter):
+        for mode in range(tensor.ndim):
+            gram = np.ones((rank, rank))
+            for axis, factor in enumerate(factors):
+                if axis != mode:
+                    gram *= factor.T @ factor
+            rhs = _mttkrp(tensor, factors, mode)
+            factors[mode] = np.linalg.lstsq(gram, rhs.T, rcond=None)[0].T
+        error = float(np.linalg.norm(tensor - _cp_reconstruct(factors))) / norm
+        if error < best:
+            improvement = best - error
+            best, best_factors = error, [f.copy() for f in factors]
+            stalled = stalled + 1 if improvement <= 1e-10 * error else 0
+        else:
+            stalled += 1
+        if best <= 1e-14 or stalled >= 10:
+            break
+    return best_factors, best
+
+
+def _hosvd_init(tensor: np.ndarray, rank: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    factors = []
+    for axis, size in enumerate(tensor.shape):
+        u = np.linalg.svd(unfold(tensor, (axis,)), full_matrices=False)[0]
+        if u.shape[1] < rank:
+            u = np.hstack([u, rng.standard_normal((size, rank - u.shape[1]))])
+        factors.append(u[:, :rank])
+    factors[0] = factors[0] * float(np.linalg.norm(tensor))
+    return factors
+
+
+def _jennrich_init(tensor: np.ndarray, rank: int) -> list[np.ndarray] | None:
+    """Simultaneous diagonalisation (exact for generic rank <= the first two sizes)."""
+    rows, cols = tensor.shape[:2]
+    if rank < 2 or rank > min(rows, cols):
+        return None
+    cube = tensor.reshape(rows, cols, -1)
+    rng = np.random.default_rng(12345)
+    a, b = rng.standard_normal((2, cube.shape[2]))
+    u0 = np.linalg.svd(unfold(cube, (0,)), full_matrices=False)[0][:, :rank]
+    u1 = np.linalg.svd(unfold(cube, (1,)), full_matrices=False)[0][:, :rank]
+    ma = u0.T @ (cube @ a) @ u1
+    mb = u0.T @ (cube @ b) @ u1
+    try:
+        vectors = np.linalg.eig(ma @ np.linalg.inv(mb))[1]
+    except np.linalg.LinAlgError:
+        return None
+    first = u0 @ np.real(vectors)
+    try:
+        rest = np.linalg.pinv(first) @ tensor.reshape(rows, -1)
+    except np.linalg.LinAlgError:
+        return None
+    others: list[list[np.ndarray]] = [[] for _ in range(tensor.ndim - 1)]
+    for i in range(rank):
+        term = _rank_one(rest[i].reshape(tensor.shape[1:]))
+        for axis, factor in enumerate(term):
+            others[axis].append(factor)
+    if not np.all(np.isfinite(first)):
+        return None
+    return [first] + [np.stack(f, axis=1) for f in others]
+
+
+def _warm_init(tensor: np.ndarray, start: list[Term], rank: int) -> list[np.ndarray] | None:
+    """Previous terms plus the best rank-1 term of what they leave (greedy warm start)."""
+    if not start or len(start) >= rank:
+        return None
+    terms = [list(t) for t in start]
+    while len(terms) < rank:
+        residual = tensor - _reconstruct(terms, tensor.shape)
+        if not residual.any():
+            return None
+        terms.append(_rank_one(residual))
+    return [np.stack([t[a] for t in terms], axis=1) for a in range(tensor.ndim)]
+
+
+def _cp(tensor: np.ndarray, rank: int, start: list[Term] | None) -> list[Term]:
+    budget = 3e9 / max(1, tensor.size * rank * tensor.ndim)
+    max_iter = int(min(1000, max(30, budget)))
+    best_factors, best_error = None, np.inf
+    inits = (
+        _jennrich_init(tensor, rank),
+        _warm_init(tensor, start or [], rank),
+        _hosvd_init(tensor, rank),
+    )
+    for init in inits:
+        if init is None:
+            continue
+        factors, error = _als(tensor, init, max_iter)
+        if error < best_error:
+            best_factors, best_error = factors, error
+        if best_error <= 1e-13:
+            break
+    assert best_factors is not None
+    return [[f[:, i] for f in best_factors] for i in range(rank)]
+
+
+def _sorted_terms(terms: list[Term]) -> list[Term]:
+    balanced = [_balanced(t) for t in terms]
+    sizes = [float(np.prod([np.linalg.norm(f) for f in t])) for t in balanced]
+    order = sorted(range(len(balanced)), key=lambda i: -sizes[i])
+    return [balanced[i] for i in order if sizes[i] > 0] or balanced[:1]
+
+
+def best_terms(weights: np.ndarray, rank: int, *, start: list[Term] | None = None) -> list[Term]:
+    """The best sum of at most ``rank`` separable terms approximating ``weights``.
+
+    2-D: the truncated SVD (optimal, Eckart-Young). N-D: CP by alternating least squares,
+    started from simultaneous diagonalisation (Jennrich), from ``start`` (e.g. the best
+    rank-(r-1) terms) plus a term for the residual, and from the HOSVD; the best wins.
+    Deterministic.
+    Terms are largest first, each with its scale spread evenly over its factors.
+
+    Examples
+    --------
+    >>> k = np.outer([1., 2., 1.], [1., 0., -1.])
+    >>> t = best_terms(k, 1)
+    >>> bool(np.allclose(np.outer(*t[0]), k))
+    True
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    if rank < 1:
+        raise UsageError(f"rank must be >= 1, got {rank}")
+    if weights.ndim == 1:
+        return [[weights.copy()]]
+    if not weights.any():
+        return [[np.zeros(n) for n in weights.shape]]
+    if weights.ndim == 2:
+        u, s, vt = np.linalg.svd(weights, full_matrices=False)
+        count = min(rank, int(np.count_nonzero(s > 0)))
+        terms = [[u[:, i] * np.sqrt(s[i]), vt[i] * np.sqrt(s[i])] for i in range(count)]
+        return _sorted_terms(terms)
+    if rank == 1:
+        init = [[f[:, None] for f in _rank_one(weights)]][0]
+        factors, _ = _als(weights, init, 200)
+        return _sorted_terms([[f[:, 0] for f in factors]])
+    return _sorted_terms(_cp(weights, rank, start))
+
+
+def _errors(weights: np.ndarray, terms: list[Term]) -> tuple[float, float]:
+    norm = float(np.linalg.norm(weights))
+    diff = weights - _reconstruct(terms, weights.shape)
+    rel = float(np.linalg.norm(diff)) / norm if norm else 0.0
+    return rel, float(np.max(np.abs(diff))) if diff.size else 0.0
+
+
+def _max_useful_rank(shape: tuple[int, ...]) -> int:
+    if len(shape) == 1:
+        return 1
+    total = int(np.prod(shape))
+    return min(total // size for size in shape)
+
+
+def analyse(kernel: Any, *, tol: float = 1e-7, max_rank: int = 8) -> Decomposition:
+    """Find how few separable terms reproduce a kernel to ``tol``.
+
+    Parameters
+    ----------
+    kernel
+        A :class:`~sepconv_cli.kernels.base.Kernel` (its exact factors/terms are used when known)
+        or an array of weights.
+    tol
+        Largest relative Frobenius error accepted (relative to the kernel's norm).
+    max_rank
+        Largest number of terms tried; the table ``by_rank`` covers r = 1..max_rank (capped at
+        the most terms the shape can need).
+
+    Returns
+    -------
+    Decomposition
+        ``rank`` = smallest r <= max_rank meeting ``tol`` (0 if none), its ``terms`` and
+        errors, the singular values (2-D), every mode-unfolding rank and every split of the axes
+        into two groups with its rank (``partial``).
+
+    Examples
+    --------
+    >>> d = analyse(np.outer([1., 2., 1.], [1., 0., -1.]))
+    >>> d.rank, d.unfolding_ranks
+    (1, (1, 1))
+    >>> analyse(np.array([[0., 1., 0.], [1., -4., 1.], [0., 1., 0.]])).rank
+    2
+    """
+    weights, factors, known = _as_weights(kernel)
+    if not tol >= 0:
+        raise UsageError(f"--tol must be >= 0, got {tol}")
+    if max_rank < 1:
+        raise UsageError(f"--max-rank must be >= 1, got {max_rank}")
+    shape = tuple(weights.shape)
+    per_term = int(sum(shape))
+    singular = None
+    if weights.ndim == 2:
+        singular = np.linalg.svd(weights, compute_uv=False)
+    unfolding_ranks = tuple(
+        numerical_rank(np.linalg.svd(unfold(weights, (a,)), compute_uv=False), tol)
+        if weights.ndim > 1
+        else (1 if weights.any() else 0)
+        for a in range(weights.ndim)
+    )
+    partial = []
+    if weights.ndim >= 3:
+        others = range(1, weights.ndim)
+        for size in range(0, weights.ndim - 1):
+            for extra in itertools.combinations(others, size):
+                group = (0, *extra)
+                rest = tuple(a for a in range(weights.ndim) if a not in group)
+                s = np.linalg.svd(unfold(weights, group), compute_uv=False)
+                partial.append(
+                    {"groups": [list(group), list(rest)], "rank": numerical_rank(s, tol)}
+                )
+    limit = min(max_rank, _max_useful_rank(shape))
+    by_rank: list[dict[str, Any]] = []
+    chosen: tuple[int, list[Term], float, float] | None = None
+    exact_from: tuple[int, list[Term]] | None = None
+    if factors is not None:
+        exact_from = (1, [list(factors)])
+    elif known:
+        exact_from = (len(known), [list(t) for t in known])
+    previous: list[Term] | None = None
+    for r in range(1, limit + 1):
+        if exact_from is not None and r >= exact_from[0]:
+            terms = exact_from[1]
+        elif previous is not None and _errors(weights, previous)[0] <= 1e-14:
+            terms = previous
+        else:
+            terms = best_terms(weights, r, start=previous)
+        rel, worst = _errors(weights, terms)
+        if by_rank and previous is not None and rel > by_rank[-1]["rel_error"]:
+            terms, rel, worst = previous, by_rank[-1]["rel_error"], by_rank[-1]["max_abs_error"]
+        by_rank.append(
+            {"rank": r, "rel_error": rel, "max_abs_error": worst, "mults_per_voxel": r * per_term}
+        )
+        if chosen is None and rel <= tol:
+            chosen = (r, terms, rel, worst)
+        previous = terms
+    if chosen is None:
+        return Decomposition(
+            shape=shape,
+            rank=0,
+            terms=[],
+            tol=tol,
+            singular_values=singular,
+            unfolding_ranks=unfolding_ranks,
+            by_rank=by_rank,
+            partial=partial,
+        )
+    rank, terms, rel, worst = chosen
+    return Decomposition(
+        shape=shape,
+        rank=rank,
+        terms=terms,
+        rel_error=rel,
+        max_abs_error=worst,
+        tol=tol,
+        singular_values=singular,
+        unfolding_ranks=unfolding_ranks,
+        by_rank=by_rank,
+        partial=partial,
+    )
+
+
+def integer_form(
+    weights: np.ndarray, max_int: int = 1_000_000
+) -> tuple[list[list[int]], Fraction] | None:
+    """Small-integer factors of a rank-1 kernel whose weights are a rational multiple of integers.
+
+    Returns ``(factors, scale)`` with ``weights == scale * outer(*factors)`` exactly (to 1e-9
+    relative), or None when the kernel is not rank 1 over small integers.
+
+    Examples
+    --------
+    >>> integer_form(np.outer([1., 2., 1.], [1., 0., -1.]))
+    ([[1, 2, 1], [1, 0, -1]], Fraction(1, 1))
+    >>> integer_form(np.outer([1., 2., 1.], [1., 2., 1.]) / 16)
+    ([[1, 2, 1], [1, 2, 1]], Fraction(1, 16))
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    peak_index = np.unravel_index(int(np.argmax(np.abs(weights))), weights.shape)
+    peak = float(weights[peak_index])
+    if peak == 0:
+        return None
+    ratios = weights / peak
+    denominator = 1
+    for value in ratios.ravel():
+        fraction = Fraction(float(value)).limit_denominator(4096)
+        if abs(float(fraction) - value) > 1e-9:
+            return None
+        denominator = (
+            denominator * fraction.denominator // math.gcd(denominator, fraction.denominator)
+        )
+        if denominator > max_int:
+            return None
+    integers = np.rint(ratios * denominator).astype(np.int64)
+    if np.max(np.abs(integers)) > max_int:
+        return None
+    factors: list[list[int]] = []
+    for axis in range(weights.ndim):
+        index = list(peak_index)
+        index[axis] = slice(None)
+        fiber = [int(v) for v in integers[tuple(index)]]
+        divisor = math.gcd(*fiber)
+        fiber = [v // divisor for v in fiber]
+        first = next(v for v in fiber if v)
+        factors.append([-v for v in fiber] if first < 0 else fiber)
+    product = int(np.prod([factors[a][peak_index[a]] for a in range(weights.ndim)]))
+    common = Fraction(int(integers[peak_index]), product)
+    rebuilt = _outer([np.array(f, dtype=np.float64) for f in factors]) * float(common)
+    if not np.array_equal(rebuilt, integers.astype(np.float64)):
+        return None
+    scale = common * Fraction(peak).limit_denominator(1 << 20) / denominator
+    if abs(float(scale) * denominator - peak * float(common)) > 1e-9 * abs(peak * float(common)):
+        scale = Fraction(peak * float(common) / denominator)
+    if scale < 0:
+        factors[0] = [-v for v in factors[0]]
+        scale = -scale
+    return factors, scale

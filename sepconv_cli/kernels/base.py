@@ -34,6 +34,9 @@ class Kernel:
         ``weights`` is then the first component's weights and ``combine`` says how.
     combine
         ``None`` for a plain kernel, ``"magnitude"`` for sqrt(sum of squared responses).
+    terms
+        Exact separable terms when the kernel is known to be a short sum of them (LoG, DoG,
+        Laplace): ``weights == sum(outer(*t) for t in terms)``; None otherwise.
 
     Examples
     --------
@@ -51,6 +54,7 @@ class Kernel:
     params: dict[str, Any] = field(default_factory=dict)
     components: tuple[Kernel, ...] = ()
     combine: str | None = None
+    terms: list[list[np.ndarray]] | None = None
 
     def __post_init__(self) -> None:
         self.weights = np.asarray(self.weights, dtype=np.float64)
@@ -58,6 +62,10 @@ class Kernel:
             self.origin = (0,) * self.weights.ndim
         if self.factors is not None:
             self.factors = [np.asarray(f, dtype=np.float64).ravel() for f in self.factors]
+        if self.terms is not None:
+            self.terms = [
+                [np.asarray(f, dtype=np.float64).ravel() for f in term] for term in self.terms
+            ]
 
     @property
     def ndim(self) -> int:
