@@ -67,8 +67,8 @@ def layer_command(
     c_out: int | None = typer.Option(
         None, "--out", help="Output channels C' (dw: default C; a multiple of C)."
     ),
-    kernel: str = typer.Option(
-        "3", "--kernel", "-k", help="Kernel size K, or per axis: 3x3, 3x3x3 (pw: 1)."
+    kernel: str | None = typer.Option(
+        None, "--kernel", "-k", help="Kernel size K, or per axis: 3x3, 3x3x3 [default: 3; pw: 1]."
     ),
     size: str = typer.Option(
         ..., "--size", "-s", help="Input size: L (1-D), HxW (2-D) or DxHxW (3-D)."
@@ -103,6 +103,8 @@ def layer_command(
     dims = L.parse_dims(size, "--size")
     if not 1 <= len(dims) <= 3:
         raise UsageError(f"--size must have 1, 2 or 3 axes (L, HxW, DxHxW), got {size!r}")
+    if kernel is None:
+        kernel = "1" if kind == "pw" else "3"
     ks = L.per_axis(_one_or_list(L.parse_dims(kernel, "--kernel")), len(dims), "--kernel")
     ss = L.per_axis(_one_or_list(L.parse_dims(stride, "--stride")), len(dims), "--stride")
     for value, name in ((c_in, "--in"), (c_out, "--out")):

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from sepconv_cli.costs import layers as L
-from sepconv_cli.errors import FormatError, SepconvError, SpecError
+from sepconv_cli.errors import FormatError, SpecError, UsageError
 from sepconv_cli.registry import did_you_mean
 
 if sys.version_info >= (3, 11):
@@ -459,8 +459,8 @@ def model_costs(
                 cost, replaced = _layer_cost(
                     layer, shape, standard=standard, bias=bias, batchnorm=batchnorm
                 )
-            except SepconvError as exc:
-                raise type(exc)(f"{spec.source}: {layer.label}: {exc}") from None
+            except UsageError as exc:  # a bad value in the spec: a SpecError naming the layer
+                raise SpecError(f"{spec.source}: {layer.label}: {exc}") from None
             name = f"{base}.{r + 1}" if layer.repeat > 1 else base
             rows.append(ModelLayer(layer.index, name, cost, replaced))
             shape = cost.output_shape
