@@ -1,0 +1,71 @@
+"""Helpers shared by the format modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sepconv_cli.errors import FormatError
+from sepconv_cli.image import Image
+
+#: Axis roles for arrays that carry none (``.npy``), by number of dimensions.
+DEFAULT_AXES = {1: "x", 2: "yx", 3: "zyx", 4: "tzyx", 5: "tczyx"}
+
+
+def default_axes(ndim: int, source: str) -> str:
+    """Axis roles for an ``ndim``-dimensional array without metadata.
+
+    Examples
+    --------
+    >>> default_axes(3, "a.npy")
+    'zyx'
+    """
+    if ndim not in DEFAULT_AXES:
+        raise FormatError(f"{source}: {ndim}-D data is not supported (1 to 5 dimensions)")
+    return DEFAULT_AXES[ndim]
+
+
+def materialize(data: Any) -> Any:
+    """A NumPy array of ``data`` (computes Dask arrays, reads memory maps, keeps NumPy as is).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> materialize(np.arange(3)).tolist()
+    [0, 1, 2]
+    """
+    import numpy as np
+
+    if hasattr(data, "compute") and not isinstance(data, np.ndarray):
+        data = data.compute()
+    return np.asarray(data)
+
+
+def transpose_to(image: Image, order: str) -> tuple[Any, str]:
+    """The data transposed so its axes follow ``order`` (letters absent from the image skipped).
+
+    Returns the (lazy where possible) transposed data and its axis string.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data, axes = transpose_to(Image(np.zeros((2, 3, 4)), "yxz"), "xyz")
+    >>> data.shape, axes
+    ((3, 2, 4), 'xyz')
+    """
+    present = [letter for letter in order if letter in image.axes]
+    missing = [letter for letter in image.axes if letter not in order]
+    if missing:
+        raise FormatError(f"axes {image.axes!r}: cannot place axis {missing[0]!r}")
+    perm = [image.axes.index(letter) for letter in present]
+    data = image.data if perm == sorted(perm) else image.data.transpose(perm)
+    return data, "".join(present)
+
+
+def require_dtype(image: Image, allowed: tuple[str, ...], fmt: str, hint: str = "") -> None:
+    """Raise :class:`FormatError` unless the image's dtype name is one of ``allowed``."""
+    name = image.dtype.name
+    if name not in allowed:
+        raise FormatError(
+            f"{fmt} cannot hold {name} data (it holds {', '.join(allowed)})"
+            + (f"; {hint}" if hint else "")
+        )

@@ -1,0 +1,186 @@
+"""The format registry: one :class:`FileFormat` per file format, sniffed by content first.
+
+A format is one module under ``sepconv_cli.io`` that builds a :class:`FileFormat` and calls
+:func:`register_format` at import time; ``sepconv_cli.io.FORMAT_MODULES`` lists the modules
+that are imported. Nothing here imports NumPy, so the CLI can list formats in ``--help``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sepconv_cli.errors import FormatError, UsageError
+from sepconv_cli.registry import Registry
+
+if TYPE_CHECKING:
+    from sepconv_cli.image import Image
+
+#: How many leading bytes a sniffer gets to look at.
+SNIFF_BYTES = 1024
+
+
+def _single_output(path: Path) -> tuple[Path, ...]:
+    return (path,)
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """One file format: its names, how to recognise it, and how to read and write it.
+
+    Parameters
+    ----------
+    name
+        Canonical name used by ``--format`` (``"tiff"``).
+    description
+        One line for ``--help`` and the README.
+    suffixes
+        Lower-case file suffixes, most common first (``(".tif", ".tiff")``); compound suffixes
+        such as ``".nii.gz"`` are allowed.
+    sniff
+        ``sniff(head, path)`` -> True when the first :data:`SNIFF_BYTES` bytes ``head`` of the file
+        at ``path`` are this format.
+    read
+        ``read(path, lazy=...)`` -> :class:`~sepconv_cli.image.Image`; it may raise anything on bad
+        content (the caller turns it into a :class:`~sepconv_cli.errors.FormatError`).
+    write
+        ``write(image, paths)`` writes ``image`` to the (temporary) ``paths`` that
+        ``output_paths`` returned for the target, or None for read-only formats.
+    output_paths
+        The files a write to ``path`` creates (ENVI writes a header and a binary).
+    supports_lazy
+        ``read(..., lazy=True)`` returns a memory map or a Dask array instead of loading.
+    streamable
+        The format is one self-contained file, so it can come from stdin or go to stdout.
+    aliases
+        Other names accepted by ``--format``.
+
+    Examples
+    --------
+    >>> from sepconv_cli.io import FORMATS
+    >>> FORMATS.get("tif").name, FORMATS.get("nifti").can_write
+    ('tiff', True)
+    """
+
+    name: str
+    description: str
+    suffixes: tuple[str, ...]
+    sniff: Callable[[bytes, Path], bool]
+    read: Callable[..., Image]
+    write: Callable[[Image, tuple[Path, ...]], None] | None = None
+    output_paths: Callable[[Path], tuple[Path, ...]] = _single_output
+    supports_lazy: bool = False
+    streamable: bool = True
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def can_write(self) -> bool:
+        """True when the format can be written."""
+        return self.write is not None
+
+
+#: Every known format, in sniffing order.
+FORMATS: Registry[FileFormat] = Registry("format")
+
+
+def register_format(fmt: FileFormat) -> FileFormat:
+    """Add ``fmt`` to :data:`FORMATS` (called by each format module at import time).
+
+    Examples
+    --------
+    >>> from sepconv_cli.io import FORMATS
+    >>> "png" in FORMATS
+    True
+    """
+    return FORMATS.register(fmt.name, fmt, aliases=fmt.aliases)
+
+
+def format_names(*, writable: bool = False) -> list[str]:
+    """Canonical format names (only writable ones when ``writable``).
+
+    Examples
+    --------
+    >>> from sepconv_cli.io import format_names
+    >>> "nifti" in format_names(writable=True)
+    True
+    """
+    return [name for name, fmt in FORMATS if fmt.can_write or not writable]
+
+
+def lookup(name: str) -> FileFormat:
+    """The format called ``name`` (or an alias); :class:`UsageError` if unknown."""
+    if name not in FORMATS:
+        choices = ", ".join(FORMATS.names())
+        raise UsageError(f"--format: unknown format {name!r} (choices: {choices})")
+    return FORMATS.get(name)
+
+
+def from_suffix(path: str | Path) -> FileFormat | None:
+    """The format whose suffix ends ``path`` (longest suffix wins), or None.
+
+    Examples
+    --------
+    >>> from sepconv_cli.io import from_suffix
+    >>> from_suffix("brain.nii.gz").name, from_suffix("x.unknown")
+    ('nifti', None)
+    """
+    name = Path(path).name.lower()
+    best: tuple[int, FileFormat | None] = (0, None)
+    for _, fmt in FORMATS:
+        for suffix in fmt.suffixes:
+            if name.endswith(suffix) and len(name) > len(suffix) and len(suffix) > best[0]:
+                best = (len(suffix), fmt)
+    return best[1]
+
+
+def sniff(head: bytes, path: Path) -> FileFormat | None:
+    """The first format whose sniffer recognises the content, or None."""
+    for _, fmt in FORMATS:
+        if fmt.sniff(head, path):
+            return fmt
+    return None
+
+
+def read_head(path: Path) -> bytes:
+    """The first :data:`SNIFF_BYTES` of ``path`` after checking it is a non-empty regular file."""
+    if not path.exists():
+        raise FormatError(f"{path}: no such file")
+    if path.is_dir():
+        raise FormatError(f"{path}: is a directory, not a file")
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except PermissionError as exc:
+        raise FormatError(f"{path}: permission denied") from exc
+    if not head:
+        raise FormatError(f"{path}: empty file (0 bytes)")
+    return head
+
+
+def resolve(path: Path, head: bytes, fmt_name: str | None) -> tuple[FileFormat, list[str]]:
+    """Choose the format to read ``path`` with: ``--format``, else sniffed content, else suffix.
+
+    Returns the format and warnings (a suffix that disagrees with the content).
+    """
+    if fmt_name is not None:
+        return lookup(fmt_name), []
+    by_content = sniff(head, path)
+    by_suffix = from_suffix(path)
+    if by_content is not None:
+        warnings = []
+        if by_suffix is not None and by_suffix is not by_content:
+            warnings.append(
+                f"{path}: the suffix says {by_suffix.name} but the content is "
+                f"{by_content.name}; reading it as {by_content.name}"
+            )
+        return by_content, warnings
+    if by_suffix is not None:
+        raise FormatError(
+            f"{path}: not a valid {by_suffix.name} file (its content does not start like one)"
+        )
+    raise FormatError(
+        f"{path}: unknown format (content not recognised as any of "
+        f"{', '.join(FORMATS.names())}; give --format)"
+    )
