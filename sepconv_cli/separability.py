@@ -82,6 +82,10 @@ class Decomposition:
         return out
 
 
+#: Largest :func:`cancellation` accepted for a chosen decomposition (lose <= 2 digits).
+MAX_CANCELLATION = 100.0
+
+
 def _as_weights(kernel: Any) -> tuple[np.ndarray, list[np.ndarray] | None, list[Term] | None]:
     """The weights of a Kernel or array, with any exactly known factors and terms."""
     if hasattr(kernel, "weights"):
@@ -361,6 +365,24 @@ def _errors(weights: np.ndarray, terms: list[Term]) -> tuple[float, float]:
     return rel, float(np.max(np.abs(diff))) if diff.size else 0.0
 
 
+def cancellation(weights: np.ndarray, terms: list[Term]) -> float:
+    """Sum of the terms' norms over the kernel's norm (1 for one term; large = terms cancel).
+
+    Degenerate CP solutions (a kernel of border rank r approximated by r huge, nearly opposite
+    terms) have a large value and lose that many digits in float32 filtering.
+
+    Examples
+    --------
+    >>> k = np.outer([1., 2., 1.], [1., 0., -1.])
+    >>> round(cancellation(k, [[np.array([1., 2., 1.]), np.array([1., 0., -1.])]]), 6)
+    1.0
+    """
+    norm = float(np.linalg.norm(weights))
+    if norm == 0:
+        return 1.0
+    return sum(float(np.prod([np.linalg.norm(f) for f in t])) for t in terms) / norm
+
+
 def _max_useful_rank(shape: tuple[int, ...]) -> int:
     if len(shape) == 1:
         return 1
@@ -385,9 +407,10 @@ def analyse(kernel: Any, *, tol: float = 1e-7, max_rank: int = 8) -> Decompositi
     Returns
     -------
     Decomposition
-        ``rank`` = smallest r <= max_rank meeting ``tol`` (0 if none), its ``terms`` and
-        errors, the singular values (2-D), every mode-unfolding rank and every split of the axes
-        into two groups with its rank (``partial``).
+        ``rank`` = smallest r <= max_rank meeting ``tol`` (0 if none) with terms that do not
+        cancel each other by more than :data:`MAX_CANCELLATION`; its ``terms`` and errors,
+        the singular values (2-D), every mode-unfolding rank and every split of the axes into
+        two groups with its rank (``partial``).
 
     Examples
     --------
@@ -443,10 +466,17 @@ def analyse(kernel: Any, *, tol: float = 1e-7, max_rank: int = 8) -> Decompositi
         rel, worst = _errors(weights, terms)
         if by_rank and previous is not None and rel > by_rank[-1]["rel_error"]:
             terms, rel, worst = previous, by_rank[-1]["rel_error"], by_rank[-1]["max_abs_error"]
+        spread = cancellation(weights, terms)
         by_rank.append(
-            {"rank": r, "rel_error": rel, "max_abs_error": worst, "mults_per_voxel": r * per_term}
+            {
+                "rank": r,
+                "rel_error": rel,
+                "max_abs_error": worst,
+                "mults_per_voxel": r * per_term,
+                "cancellation": spread,
+            }
         )
-        if chosen is None and rel <= tol:
+        if chosen is None and rel <= tol and spread <= MAX_CANCELLATION:
             chosen = (r, terms, rel, worst)
         previous = terms
     if chosen is None:

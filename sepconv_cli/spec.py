@@ -279,7 +279,7 @@ def broadcast(values: Sequence[object], ndim: int, key: str) -> list:
     if len(values) != ndim:
         raise SpecError(
             f"{key} has {len(values)} values but the kernel has {ndim} "
-            f"axis{'es' if ndim != 1 else ''}"
+            f"{'axis' if ndim == 1 else 'axes'}"
         )
     return list(values)
 
