@@ -1,0 +1,257 @@
+"""Filtering an in-memory array by a plan: NaN policies, masks, gradient magnitude, dtypes.
+
+:func:`filter_array` is exact for the plan's boundary mode, so a block padded by ``plan.halo``
+on every side, filtered and cropped, equals the same region of the whole array filtered at
+once (the dask backend relies on this). :func:`cast_output` applies the output dtype policy.
+
+NaN policies (the same result for every method):
+
+- ``propagate``: an output is NaN when a non-finite input lies under a non-zero weight of the
+  kernel; the rest is computed with those inputs taken as 0 (so FFT stays exact elsewhere).
+- ``zero``: non-finite inputs are replaced by 0.
+- ``ignore``: normalised convolution: ``corr(x * v, w) * sum|w| / corr(v, |w|)`` with ``v``
+  the finite indicator; for a smoothing kernel this is the weighted mean over the finite
+  neighbours. Non-finite voxels keep their value.
+
+A mask restricts the normalised convolution to the voxels inside it (``v`` = mask); voxels
+outside keep their input value.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import numpy as np
+
+from sepconv_cli.engine.backends import load_backend
+from sepconv_cli.engine.methods import Part, run_method, run_separable
+from sepconv_cli.engine.planner import Plan, Step
+from sepconv_cli.errors import UsageError
+
+
+def prepare_mask(mask: np.ndarray | None, plan: Plan) -> np.ndarray | None:
+    """A boolean mask of the image's shape (a mask of the spatial shape is broadcast).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv_cli.engine.planner import plan as make_plan
+    >>> from sepconv_cli.image import Image
+    >>> from sepconv_cli.kernels.base import Kernel
+    >>> p = make_plan(Image(np.zeros((4, 5, 3)), "yxc"), [Kernel(np.ones((1, 1)))])
+    >>> prepare_mask(np.ones((4, 5)), p).shape
+    (4, 5, 3)
+    """
+    if mask is None:
+        return None
+    array = np.asarray(mask)
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise UsageError("--mask has NaN/Inf values; use 0 (outside) and non-zero (inside)")
+    array = array != 0
+    if array.shape == plan.shape:
+        return array
+    spatial = tuple(i for i, a in enumerate(plan.axes) if a in "xyz")
+    spatial_shape = tuple(plan.shape[i] for i in spatial)
+    if array.shape == spatial_shape:
+        shape = [plan.shape[i] if i in spatial else 1 for i in range(len(plan.shape))]
+        return np.broadcast_to(array.reshape(shape), plan.shape)
+    raise UsageError(
+        f"--mask shape {'x'.join(map(str, array.shape))} does not match the image shape "
+        f"{'x'.join(map(str, plan.shape))} (or its spatial shape "
+        f"{'x'.join(map(str, spatial_shape))})"
+    )
+
+
+def _combine(responses: list[np.ndarray], combine: str | None) -> np.ndarray:
+    if combine is None:
+        return responses[0]
+    total = responses[0] * responses[0]
+    for r in responses[1:]:
+        total += r * r
+    return np.sqrt(total, out=total)
+
+
+def _touched(bad: np.ndarray, step: Step, backend: ModuleType, mode: str) -> np.ndarray:
+    """Where a True of ``bad`` lies under a non-zero weight of any part of the step."""
+    indicator = bad.astype(np.float32)
+    hits = np.zeros(bad.shape, dtype=bool)
+    for part in step.parts:
+        footprint = part.weights != 0
+        if footprint.all():
+            ones = [np.ones(n) for n in footprint.shape]
+            count = run_separable(indicator, ones, part.axes, part.origin, backend, mode, 0.0)
+        else:
+            fp = Part(footprint.astype(np.float64), part.origin, part.axes)
+            count = run_method(indicator, fp, "direct", backend, mode, 0.0)
+        hits |= count > 0.5
+    return hits
+
+
+def _denominator_method(part: Part, method: str) -> str:
+    if method == "lowrank" and not part.terms:
+        return "direct" if part.weights.size <= 343 else "fft"
+    if method == "separable" and part.factors is None:
+        return "direct"
+    return method
+
+
+def _normalised(
+    x0: np.ndarray,
+    valid: np.ndarray,
+    step: Step,
+    backend: ModuleType,
+    mode: str,
+    cval: float,
+    outside_valid: float,
+) -> np.ndarray:
+    """``corr(x0 * v, w) * sum|w| / corr(v, |w|)`` per part, combined; NaN where no support."""
+    dtype = x0.dtype
+    weight = valid.astype(dtype)
+    numerator_input = x0 * weight
+    eps = 16 * np.finfo(dtype).eps
+    responses = []
+    for part in step.parts:
+        num = run_method(numerator_input, part, step.method, backend, mode, cval * outside_valid)
+        absolute = part.absolute()
+        den = run_method(
+            weight,
+            absolute,
+            _denominator_method(absolute, step.method),
+            backend,
+            mode,
+            outside_valid,
+        )
+        total = float(np.abs(part.weights).sum())
+        ok = den > eps * total
+        out = np.full_like(num, np.nan)
+        np.divide(num * dtype.type(total), den, out=out, where=ok)
+        responses.append(out)
+    return _combine(responses, step.combine)
+
+
+def filter_step(
+    x: np.ndarray,
+    step: Step,
+    backend: ModuleType,
+    mode: str,
+    cval: float,
+    nan: str,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """Apply one planned step to ``x`` (compute dtype) with the NaN policy and mask; new array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv_cli.engine.planner import plan as make_plan
+    >>> from sepconv_cli.image import Image
+    >>> from sepconv_cli.kernels.base import Kernel
+    >>> x = np.array([1.0, np.nan, 3.0, 4.0])
+    >>> k = Kernel(np.ones(3) / 3, smoothing=True)
+    >>> p = make_plan(Image(x, "x"), [k])
+    >>> filter_step(x, p.steps[0], load_backend("numpy"), "nearest", 0.0, "ignore").round(3)
+    array([1.   ,   nan, 3.5  , 3.667])
+    """
+    bad = None
+    if x.dtype.kind == "f":
+        finite = np.isfinite(x)
+        if not finite.all():
+            bad = ~finite
+    if bad is None and mask is None:
+        responses = [run_method(x, p, step.method, backend, mode, cval) for p in step.parts]
+        return _combine(responses, step.combine)
+    x0 = x if bad is None else np.where(bad, x.dtype.type(0), x)
+    if mask is None and nan != "ignore":
+        responses = [run_method(x0, p, step.method, backend, mode, cval) for p in step.parts]
+        out = _combine(responses, step.combine)
+        if nan == "propagate":
+            out[_touched(bad, step, backend, mode)] = np.nan
+        return out
+    valid = np.ones(x.shape, dtype=bool) if mask is None else np.array(mask, dtype=bool)
+    if bad is not None and nan == "ignore":
+        valid &= ~bad
+    out = _normalised(x0, valid, step, backend, mode, cval, 0.0 if mask is not None else 1.0)
+    if bad is not None and nan == "propagate":
+        inside = bad if mask is None else bad & mask
+        out[_touched(inside, step, backend, mode)] = np.nan
+    if bad is not None and nan == "ignore":
+        out[bad] = x[bad]
+    if mask is not None:
+        out[~mask] = x[~mask]
+    return out
+
+
+def filter_array(data: np.ndarray, plan: Plan, mask: np.ndarray | None = None) -> np.ndarray:
+    """Filter an in-memory array (or block) by ``plan``; the result is in the compute dtype.
+
+    Parameters
+    ----------
+    data
+        The image's samples (any real dtype; never modified).
+    plan
+        From :func:`sepconv_cli.engine.plan`; its steps' axes index ``data``'s axes.
+    mask
+        Optional mask of ``data``'s shape or its spatial shape (non-zero = inside).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv_cli.engine.planner import plan as make_plan
+    >>> from sepconv_cli.image import Image
+    >>> from sepconv_cli.kernels.base import Kernel
+    >>> data = np.array([[0, 0, 9, 0, 0]], np.uint8)
+    >>> p = make_plan(Image(data, "yx"), [Kernel(np.array([[1.0, 1.0, 1.0]]) / 3)])
+    >>> filter_array(data, p)
+    array([[0., 3., 3., 3., 0.]], dtype=float32)
+    """
+    backend = load_backend(plan.inner_backend)
+    compute = np.dtype(plan.compute_dtype)
+    x = np.asarray(data)
+    x = x.astype(compute, copy=x.dtype != compute)
+    full_mask = None if mask is None else prepare_mask(mask, _with_shape(plan, x.shape))
+    for step in plan.steps:
+        x = filter_step(x, step, backend, plan.mode, plan.cval, plan.nan, full_mask)
+    return x
+
+
+def _with_shape(plan: Plan, shape: tuple[int, ...]) -> Plan:
+    if tuple(shape) == plan.shape:
+        return plan
+    import dataclasses
+
+    return dataclasses.replace(plan, shape=tuple(shape))
+
+
+def cast_output(block: np.ndarray, plan: Plan) -> tuple[np.ndarray, int]:
+    """Convert a filtered block to the plan's output dtype; return it and the clipped count.
+
+    Integer outputs are rounded to nearest and clipped to the dtype's range (non-finite values
+    become 0); both count as clipped. Float outputs count values beyond the dtype's range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv_cli.engine.planner import plan as make_plan
+    >>> from sepconv_cli.image import Image
+    >>> from sepconv_cli.kernels.base import Kernel
+    >>> p = make_plan(Image(np.zeros(3, np.uint8), "x"), [Kernel(np.ones(1), smoothing=True)])
+    >>> cast_output(np.array([-3.2, 7.5, 300.0], np.float32), p)
+    (array([  0,   8, 255], dtype=uint8), 2)
+    """
+    dtype = np.dtype(plan.output_dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        rounded = np.rint(block)
+        nonfinite = ~np.isfinite(rounded)
+        outside = (rounded < info.min) | (rounded > info.max) | nonfinite
+        clipped = int(np.count_nonzero(outside))
+        if clipped:
+            rounded[nonfinite] = 0
+            np.clip(rounded, info.min, info.max, out=rounded)
+        return rounded.astype(dtype), clipped
+    if dtype.itemsize < block.dtype.itemsize:
+        limit = np.finfo(dtype).max
+        with np.errstate(invalid="ignore"):
+            clipped = int(np.count_nonzero(np.abs(block) > limit))
+        return block.astype(dtype), clipped
+    return block.astype(dtype, copy=block.dtype != dtype), 0

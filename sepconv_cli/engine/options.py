@@ -1,0 +1,165 @@
+"""`ApplyOptions`: every choice of one filtering run, as a plain picklable dataclass."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from sepconv_cli.boundary import canonical_mode
+from sepconv_cli.errors import UsageError
+from sepconv_cli.registry import Registry
+
+#: Filtering methods (``auto`` lets the planner choose).
+METHODS: Registry[str] = Registry("method")
+METHODS.register("auto", "pick the cheapest by the calibrated cost model")
+METHODS.register("direct", "the full N-D kernel", aliases=("full",))
+METHODS.register("separable", "one 1-D pass per axis (rank-1 kernels)", aliases=("sep",))
+METHODS.register("lowrank", "a sum of r separable passes", aliases=("low-rank", "svd"))
+METHODS.register("fft", "FFT with mode-exact padding, blocked", aliases=("fourier",))
+
+#: What to do with NaN/Inf input values.
+NAN_POLICIES: Registry[str] = Registry("NaN policy")
+NAN_POLICIES.register("propagate", "outputs whose kernel footprint meets a NaN/Inf become NaN")
+NAN_POLICIES.register(
+    "ignore", "normalised convolution over the finite neighbours; NaN voxels stay NaN"
+)
+NAN_POLICIES.register("zero", "NaN/Inf are replaced by 0 before filtering")
+
+PRECISIONS = ("float32", "float64")
+
+
+def default_memory_limit() -> int:
+    """A quarter of the physical memory, in bytes (above it the planner picks dask).
+
+    Examples
+    --------
+    >>> default_memory_limit() > 0
+    True
+    """
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4)
+    except (ValueError, OSError, AttributeError):
+        return 2 * 2**30
+
+
+@dataclass
+class ApplyOptions:
+    """Everything a run of ``sepconv apply`` can be told; validated by :meth:`normalized`.
+
+    Parameters
+    ----------
+    kernels
+        Kernel specs applied in order over the spatial axes (``"gaussian:sigma=2mm"``).
+    method
+        ``auto`` | ``direct`` | ``separable`` | ``lowrank`` | ``fft``.
+    backend
+        ``auto`` | ``numpy`` | ``numba`` | ``dask``.
+    rank, tol, max_rank
+        Low-rank terms: ``rank`` fixes r; otherwise the smallest r <= ``max_rank`` whose relative
+        error is <= ``tol``.
+    mode, cval
+        Boundary mode (scipy names or aliases) and the constant for ``constant``.
+    correlate
+        Correlate instead of convolve (no kernel flip).
+    precision
+        Compute dtype ``float32`` | ``float64``; None = float32, float64 for float64 (and
+        32/64-bit integer) input.
+    dtype
+        Output dtype; None = the input's for smoothing kernels, float32 (float64 when
+        computing in float64) otherwise.
+    nan
+        ``propagate`` | ``ignore`` | ``zero``.
+    mask
+        A mask file path or array: normalised convolution inside it, outside unchanged.
+    spectral
+        A 1-D kernel spec for the band axis (spatial ⊗ spectral).
+    axes
+        Axis roles overriding the file's (``"yxb"``).
+    memory_limit
+        Bytes; inputs larger than this go to the dask backend (default a quarter of RAM).
+    chunks, scheduler, workers
+        Dask settings (chunk shape text, scheduler address, local worker processes).
+    verify
+        Also run a float64 direct reference (on a crop if large) and report the error.
+    dry_run
+        Plan and report without computing or writing.
+    format
+        Output format name (default from the output suffix).
+    max_size
+        Largest kernel size per axis accepted from a spec.
+
+    Examples
+    --------
+    >>> ApplyOptions(kernels=("box:size=3",), mode="replicate").normalized().mode
+    'nearest'
+    """
+
+    kernels: tuple[str, ...] = ()
+    method: str = "auto"
+    backend: str = "auto"
+    rank: int | None = None
+    tol: float = 1e-6
+    max_rank: int = 8
+    mode: str = "reflect"
+    cval: float = 0.0
+    correlate: bool = False
+    precision: str | None = None
+    dtype: str | None = None
+    nan: str = "propagate"
+    mask: Any = None
+    spectral: str | None = None
+    axes: str | None = None
+    memory_limit: int | None = None
+    chunks: str | None = None
+    scheduler: str | None = None
+    workers: int | None = None
+    verify: bool = False
+    dry_run: bool = False
+    format: str | None = None
+    max_size: int = 1025
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def normalized(self) -> ApplyOptions:
+        """A copy with canonical names, checked values and defaults filled in."""
+        import dataclasses
+
+        from sepconv_cli.engine.backends import BACKENDS
+
+        backend = self.backend.strip().lower()
+        if backend not in ("auto", "dask"):
+            backend = BACKENDS.canonical(backend)
+        if self.rank is not None and self.rank < 1:
+            raise UsageError(f"--rank must be >= 1, got {self.rank}")
+        if not self.tol > 0:
+            raise UsageError(f"--tol must be > 0, got {self.tol}")
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise UsageError(
+                f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
+        if self.dtype is not None:
+            import numpy as np
+
+            try:
+                dtype = np.dtype(self.dtype)
+            except TypeError as exc:
+                raise UsageError(f"--dtype {self.dtype!r} is not a NumPy dtype") from exc
+            if dtype.kind not in "uif" or dtype.itemsize > 8:
+                raise UsageError(
+                    f"--dtype {self.dtype!r}: use an integer or float dtype (uint8, int16, "
+                    "float32, ...)"
+                )
+        if self.memory_limit is not None and self.memory_limit <= 0:
+            raise UsageError(f"--memory-limit must be > 0, got {self.memory_limit}")
+        if not self.kernels and not self.spectral:
+            raise UsageError("no kernel given: use -k SPEC (e.g. -k gaussian:sigma=2)")
+        return dataclasses.replace(
+            self,
+            kernels=tuple(self.kernels),
+            method=METHODS.canonical(self.method),
+            backend=backend,
+            mode=canonical_mode(self.mode),
+            nan=NAN_POLICIES.canonical(self.nan),
+            cval=float(self.cval),
+            memory_limit=self.memory_limit or default_memory_limit(),
+        )
