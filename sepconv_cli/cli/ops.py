@@ -110,27 +110,11 @@ def layer_command(
     for value, name in ((c_in, "--in"), (c_out, "--out")):
         if value is not None and value < 1:
             raise UsageError(f"{name} must be a positive integer, got {value}")
-    if c_out is None:
-        if kind != "dw":
-            raise UsageError(f"--out is required for --type {kind}")
-        c_out = c_in
+    if c_out is None and kind != "dw":
+        raise UsageError(f"--out is required for --type {kind}")
     extra = {"bias": bias, "batchnorm": batchnorm}
-    if kind == "conv":
-        cost = L.conv_cost(dims, c_in, c_out, ks, ss, padding, **extra)
-    elif kind == "dw":
-        if c_out % c_in:
-            raise UsageError(
-                f"--out must be a multiple of --in ({c_in}) for a depthwise layer, got {c_out}"
-            )
-        cost = L.depthwise_cost(dims, c_in, ks, ss, padding, multiplier=c_out // c_in, **extra)
-    elif kind == "pw":
-        if any(k != 1 for k in ks):
-            raise UsageError(
-                f"a pw layer is 1x1, got --kernel {kernel!r} (use --type conv or dwsep)"
-            )
-        cost = L.pointwise_cost(dims, c_in, c_out, ss, **extra)
-    else:
-        cost = L.dwsep_cost(dims, c_in, c_out, ks, ss, padding, **extra)
+    cost = L.convolution_cost(kind, dims, c_in, c_out, ks, ss, padding, **extra)
+    c_out = cost.output_shape[-1]
     cmp = L.compare_conv_dwsep(dims, c_in, c_out, ks, ss, padding, **extra)
     conventions = _conventions(bias, batchnorm)
     if as_json:
@@ -339,6 +323,175 @@ def model_command(
         )
     lines += [report["conventions"]["bias"], f"batch norm {report['conventions']['batchnorm']}"]
     _emit(table, *lines)
+
+
+@ops_app.command("filter")
+def filter_command(
+    shape: str = typer.Option(
+        ..., "--shape", help="Array shape, e.g. 4096x4096, 256x256x128 or 512x512x200 (--axes yxb)."
+    ),
+    kernel: str = typer.Option(
+        ..., "--kernel", "-k", help="Kernel spec, e.g. gaussian:sigma=2, log:sigma=3, @k.csv."
+    ),
+    axes: str | None = typer.Option(
+        None,
+        "--axes",
+        help="Axis letters of the array (y x z space; c colour, b band, t time are not "
+        "filtered), e.g. yxb. Default: every axis is spatial (x, yx, zyx).",
+    ),
+    spacing: str | None = typer.Option(
+        None,
+        "--spacing",
+        help="Voxel spacing per spatial axis, e.g. 2x2x3 (unit from --unit) or 0.5x0.5x2um.",
+    ),
+    unit: str = typer.Option("mm", "--unit", help="Unit of --spacing without a suffix."),
+    itemsize: int = typer.Option(
+        4, "--itemsize", help="Bytes per sample of the compute dtype (4 float32, 8 float64)."
+    ),
+    tol: float = typer.Option(
+        1e-7, "--tol", help="Relative error accepted for a separable / low-rank split."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+) -> None:
+    """Per-method cost of filtering an array with a kernel, without data.
+
+    For direct, separable, low-rank and FFT filtering: multiplies, adds, MACs and FLOPs per voxel
+    and in total, and the bytes moved; the saving versus direct.
+
+    Example: sepconv ops filter --shape 4096x4096 -k gaussian:sigma=3
+    """
+    from sepconv_cli.costs import layers as L
+    from sepconv_cli.costs.filters import method_costs, saving_factor
+    from sepconv_cli.errors import UsageError
+    from sepconv_cli.image import AXIS_ROLES
+    from sepconv_cli.kernels import build_kernel
+    from sepconv_cli.separability import analyse
+
+    dims = L.parse_dims(shape, "--shape")
+    letters = axes.lower() if axes else "zyx"[-len(dims) :] if len(dims) <= 3 else ""
+    if len(letters) != len(dims) or any(a not in AXIS_ROLES for a in letters):
+        raise UsageError(
+            f"--axes must give one letter ({' '.join(AXIS_ROLES)}) per axis of --shape "
+            f"{shape!r}, got {axes!r}"
+        )
+    if len(set(letters)) != len(letters):
+        raise UsageError(f"--axes names an axis twice: {axes!r}")
+    filtered = [i for i, a in enumerate(letters) if AXIS_ROLES[a] == "space"]
+    if not filtered:
+        raise UsageError(f"--axes {axes!r} has no spatial axis (x, y or z) to filter")
+    if itemsize < 1:
+        raise UsageError(f"--itemsize must be a positive number of bytes, got {itemsize}")
+    sizes = None
+    if spacing is not None:
+        import re
+
+        match = re.fullmatch(r"\s*([0-9.eE+x-]+?)\s*([a-zA-Zµ]*)\s*", spacing)
+        try:
+            assert match is not None
+            sizes = tuple(float(v) for v in match.group(1).lower().split("x"))
+        except (AssertionError, ValueError):
+            raise UsageError(
+                f"--spacing must be numbers like 2x2x3 or 1x1mm, got {spacing!r}"
+            ) from None
+        unit = match.group(2) or unit
+        if len(sizes) != len(filtered) or any(not v > 0 for v in sizes):
+            raise UsageError(
+                f"--spacing needs {len(filtered)} positive values (one per spatial axis), "
+                f"got {spacing!r}"
+            )
+    built = build_kernel(
+        kernel,
+        ndim=len(filtered),
+        spacing=sizes,
+        units=None if sizes is None else (unit,) * len(sizes),
+        axes="".join(letters[i] for i in filtered),
+    )
+    parts = built.components or (built,)
+    costs: dict[str, dict[str, Any]] = {}
+    analyses = []
+    for part in parts:
+        dec = analyse(part, tol=tol)
+        analyses.append({"shape": list(part.shape), "rank": dec.rank, "rel_error": dec.rel_error})
+        one = method_costs(
+            dims, part.shape, rank=dec.rank, itemsize=itemsize, filtered_axes=filtered
+        )
+        costs = one if not costs else _add_costs(costs, one)
+    for method in costs:
+        costs[method]["saving_vs_direct"] = saving_factor(costs, method)
+    cheapest = min(costs, key=lambda m: costs[m]["total_flops"])
+    document = {
+        "shape": list(dims),
+        "axes": letters,
+        "filtered_axes": filtered,
+        "kernel": {"spec": built.spec, "name": built.name, "shape": list(built.shape)},
+        "components": analyses,
+        "itemsize": itemsize,
+        "ops": costs,
+        "cheapest": cheapest,
+    }
+    for key in ("sigma_vox", "radius"):
+        if key in built.params:
+            document["kernel"][key] = built.params[key]
+    if as_json:
+        from sepconv_cli.cli.console import print_json
+
+        print_json(document)
+        return
+    table = _table(
+        f"{built.spec}: kernel {_shape(built.shape)} on {_shape(dims)} ({letters})",
+        [
+            "method",
+            "mults/vox",
+            "adds/vox",
+            "MACs/vox",
+            "FLOPs/vox",
+            "total MACs",
+            "total FLOPs",
+            "bytes",
+            "vs direct",
+        ],
+    )
+    for method, c in costs.items():
+        table.add_row(
+            method + (f" (r={c['terms']})" if "terms" in c else ""),
+            f"{c['mults']:.4g}",
+            f"{c['adds']:.4g}",
+            f"{c['macs']:.4g}",
+            f"{c['flops']:.4g}",
+            _si(c["total_macs"]),
+            _si(c["total_flops"]),
+            _si(c["bytes"]) + "B",
+            f"{c['saving_vs_direct']:.3g}x",
+        )
+    lines = [
+        f"component {_shape(a['shape'])}: separable rank {a['rank'] or 'none (used whole)'}, "
+        f"relative error {a['rel_error']:.2g}"
+        for a in analyses
+    ]
+    if len(parts) > 1:
+        lines.append(
+            f"{len(parts)} kernels combined ({built.combine or 'sum'}); "
+            "counts are their sum, the combination itself is not counted"
+        )
+    if "sigma_vox" in built.params:
+        sigma = ", ".join(f"{v:.4g}" for v in built.params["sigma_vox"])
+        lines.append(f"sigma in voxels: {sigma}; radius {built.params.get('radius')}")
+    lines.append(f"fewest FLOPs: {cheapest} (FFT MACs count its multiplies; compare FLOPs)")
+    _emit(table, *lines)
+
+
+def _add_costs(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Sum two per-method cost tables over the methods both have."""
+    out: dict[str, dict[str, Any]] = {}
+    for method in a:
+        if method in b:
+            out[method] = {
+                key: a[method][key] + b[method][key]
+                if key not in ("terms", "fft_size")
+                else max(a[method][key], b[method][key])
+                for key in a[method]
+            }
+    return out
 
 
 def _window(row: dict[str, Any]) -> str:

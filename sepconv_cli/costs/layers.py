@@ -411,6 +411,52 @@ def attention_cost(size: Sequence[int], channels: int, *, bias: bool = False) ->
     )
 
 
+def convolution_cost(
+    kind: str,
+    size: Sequence[int],
+    c_in: int,
+    c_out: int | None,
+    kernel: IntOrSeq = 1,
+    stride: IntOrSeq = 1,
+    padding: str = "same",
+    *,
+    bias: bool = False,
+    batchnorm: bool = False,
+) -> LayerCost:
+    """The cost of a ``conv``, ``dw``, ``pw`` or ``dwsep`` layer, by name.
+
+    ``c_out`` may be None for ``dw`` (keeps the channels); otherwise a ``dw`` layer's ``c_out``
+    must be a multiple of ``c_in`` (the depth multiplier). A ``pw`` layer's kernel must be 1.
+
+    Examples
+    --------
+    >>> convolution_cost("dw", (8, 8), 4, 8, 3).params
+    72
+    """
+    extra = {"bias": bias, "batchnorm": batchnorm}
+    if kind == "dw":
+        c_out = c_in if c_out is None else c_out
+        if c_out % c_in:
+            raise UsageError(
+                f"out ({c_out}) must be a multiple of the input channels ({c_in}) "
+                "for a depthwise layer"
+            )
+        return depthwise_cost(
+            size, c_in, kernel, stride, padding, multiplier=c_out // c_in, **extra
+        )
+    if kind not in ("conv", "pw", "dwsep"):
+        raise UsageError(f"layer type must be conv, dw, pw or dwsep, got {kind!r}")
+    if c_out is None:
+        raise UsageError(f"a {kind} layer needs out (its output channels)")
+    if kind == "conv":
+        return conv_cost(size, c_in, c_out, kernel, stride, padding, **extra)
+    if kind == "dwsep":
+        return dwsep_cost(size, c_in, c_out, kernel, stride, padding, **extra)
+    if any(k != 1 for k in per_axis(kernel, len(_check_size(size)), "kernel")):
+        raise UsageError(f"a pw layer is 1x1, got kernel {_show(kernel)} (use conv or dwsep)")
+    return pointwise_cost(size, c_in, c_out, stride, **extra)
+
+
 @dataclass(frozen=True)
 class ConvComparison:
     """A standard convolution against the depthwise separable one with the same kernel.

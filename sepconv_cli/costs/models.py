@@ -376,38 +376,15 @@ def _layer_cost(
             f"layer); {layer.type} layers need spatial axes"
         )
     stride = 1 if layer.stride is None else layer.stride
-    if layer.type == "conv":
-        cost = L.conv_cost(size, channels, layer.out, layer.kernel, stride, layer.padding, **extra)
-        return cost, False
-    if layer.type == "pw":
-        return L.pointwise_cost(size, channels, layer.out, stride, **extra), False
-    if layer.type == "dw":
-        out = channels if layer.out is None else layer.out
-        if out % channels:
-            raise SpecError(
-                f"out must be a multiple of the input channels ({channels}) "
-                f"for a depthwise layer, got {out}"
-            )
-        if standard:
-            cost = L.conv_cost(size, channels, out, layer.kernel, stride, layer.padding, **extra)
-            return cost, True
-        cost = L.depthwise_cost(
-            size,
-            channels,
-            layer.kernel,
-            stride,
-            layer.padding,
-            multiplier=out // channels,
-            **extra,
+    if layer.type in ("conv", "dw", "pw", "dwsep"):
+        kernel = 1 if layer.type == "pw" else layer.kernel
+        cost = L.convolution_cost(
+            layer.type, size, channels, layer.out, kernel, stride, layer.padding, **extra
         )
-        return cost, False
-    if layer.type == "dwsep":
-        if standard:
-            cost = L.conv_cost(
-                size, channels, layer.out, layer.kernel, stride, layer.padding, **extra
-            )
-            return cost, True
-        cost = L.dwsep_cost(size, channels, layer.out, layer.kernel, stride, layer.padding, **extra)
+        if standard and layer.type in ("dw", "dwsep"):
+            out = cost.output_shape[-1]
+            conv = L.conv_cost(size, channels, out, kernel, stride, layer.padding, **extra)
+            return conv, True
         return cost, False
     if layer.type == "pool":
         cost = L.pool_cost(

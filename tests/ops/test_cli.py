@@ -122,7 +122,10 @@ def test_layer_dw_1d_bias_and_pw(runner):
         (["-t", "conv", "--in", "3", "--out", "4", "-s", "8", "-k", "3x3"], "--kernel has 2"),
         (["-t", "conv", "--in", "0", "--out", "4", "-s", "8"], "--in must be a positive"),
         (["-t", "pw", "--in", "3", "--out", "4", "-s", "8", "-k", "3"], "pw layer is 1x1"),
-        (["-t", "dw", "--in", "3", "--out", "4", "-s", "8"], "multiple of --in"),
+        (
+            ["-t", "dw", "--in", "3", "--out", "4", "-s", "8"],
+            "must be a multiple of the input channels (3)",
+        ),
         (["-t", "conv", "--in", "3", "--out", "4", "-s", "1x2x3x4"], "1, 2 or 3 axes"),
         (["-t", "conv", "--in", "3", "--out", "4", "-s", "8", "--padding", "x"], "--padding"),
     ],

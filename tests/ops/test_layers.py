@@ -286,3 +286,16 @@ def test_parse_dims_and_per_axis():
     assert L.parse_dims("7", "--kernel") == (7,)
     assert L.per_axis(3, 3, "kernel") == (3, 3, 3)
     assert math.prod(L.per_axis((1, 2, 3), 3, "kernel")) == 6
+
+
+def test_convolution_cost_dispatch():
+    assert L.convolution_cost("conv", (8, 8), 4, 6, 3) == L.conv_cost((8, 8), 4, 6, 3)
+    assert L.convolution_cost("dw", (8, 8), 4, None, 3).output_shape == (8, 8, 4)
+    assert L.convolution_cost("pw", (8,), 4, 6).macs == 8 * 24
+    assert L.convolution_cost("dwsep", (8,), 4, 6, 5).macs == 8 * (5 * 4 + 24)
+    with pytest.raises(UsageError, match="pw layer is 1x1"):
+        L.convolution_cost("pw", (8,), 4, 6, 3)
+    with pytest.raises(UsageError, match="needs out"):
+        L.convolution_cost("conv", (8,), 4, None, 3)
+    with pytest.raises(UsageError, match="must be a multiple"):
+        L.convolution_cost("dw", (8,), 4, 6, 3)
