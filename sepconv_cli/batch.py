@@ -420,17 +420,21 @@ def _dedupe(found: Iterable[InputFile]) -> list[InputFile]:
 # --------------------------------------------------------------------------- outputs
 
 
-def format_suffix(format: str) -> str:
-    """The file suffix written for a format name (``"nifti"`` -> ``".nii.gz"``).
+def format_suffix(format: str, name: str = "") -> str:
+    """The suffix of an output in ``format``: the one of ``name`` when it already is one of
+    the format's (``t1.nii.gz`` stays ``.nii.gz``), else the format's usual suffix.
 
     Examples
     --------
-    >>> format_suffix("png")
-    '.png'
+    >>> format_suffix("png"), format_suffix("nifti", "t1.nii.gz"), format_suffix("tiff", "a.png")
+    ('.png', '.nii.gz', '.tif')
     """
-    from sepconv_cli.io import lookup
+    from sepconv_cli.io import from_suffix, lookup
 
-    return lookup(format).suffixes[0]
+    fmt = lookup(format)
+    if name and from_suffix(name) is fmt:
+        return split_ext(name)[1]
+    return fmt.suffixes[0]
 
 
 def _render_name(template: str, fields: dict[str, str]) -> str:
@@ -499,7 +503,8 @@ def plan_outputs(
         if format is None:
             raise UsageError("-o - (stdout) needs --format")
         return [Task(inputs[0], "-", format)]
-    suffix = format_suffix(format) if format else None
+    if format:
+        format_suffix(format)  # an unknown format is refused before anything else
     folder_mode = (
         len(inputs) > 1
         or inputs[0].expanded
@@ -514,9 +519,10 @@ def plan_outputs(
             raise UsageError(f"-o {output!r} is a file; with {why} -o must be a folder")
         tasks = []
         for item in inputs:
-            if item.is_stdin and suffix is None:
+            if item.is_stdin and not format:
                 raise UsageError("stdin input into an output folder needs --format")
             stem, ext = ("stdin", "") if item.is_stdin else split_ext(item.name)
+            suffix = format_suffix(format, item.name) if format else None
             parent = os.path.basename(os.path.dirname(os.path.abspath(item.path)))
             fields = {
                 "stem": stem,

@@ -57,6 +57,8 @@ def test_format_changes_the_extension(tmp_path: Path) -> None:
     tasks = plan_outputs(files, str(tmp_path), format="tiff")
     assert outputs(tasks, tmp_path) == ["a.tif", "t1.tif"]
     assert {t.format for t in tasks} == {"tiff"}
+    tasks = plan_outputs(files, str(tmp_path), format="nifti")  # .nii.gz stays .nii.gz
+    assert outputs(tasks, tmp_path) == ["a.nii", "t1.nii.gz"]
     with pytest.raises(UsageError, match="--format"):
         plan_outputs(files, str(tmp_path), format="gif-anim")
 
