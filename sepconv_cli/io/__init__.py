@@ -29,7 +29,7 @@ from typing import Any
 
 from sepconv_cli.errors import FormatError, SepconvError, UsageError
 from sepconv_cli.image import Image
-from sepconv_cli.io.atomic import atomic_file, atomic_paths, refuse_inputs
+from sepconv_cli.io.atomic import atomic_file, atomic_paths, check_output_folder, refuse_inputs
 from sepconv_cli.io.formats import (
     FORMATS,
     SNIFF_BYTES,
@@ -177,8 +177,7 @@ def _stream_to_stdout(image: Image, fmt: FileFormat) -> None:
         raise UsageError(f"-o -: {fmt.name} cannot be written to stdout; give a file path")
     with tempfile.TemporaryDirectory(prefix="sepconv-stdout-") as folder:
         path = Path(folder) / ("stdout" + fmt.suffixes[0])
-        assert fmt.write is not None
-        fmt.write(image, (path,))
+        _guarded_write(fmt, image, (path,), "-")
         with open(path, "rb") as handle:
             shutil.copyfileobj(handle, sys.stdout.buffer)
     sys.stdout.buffer.flush()
@@ -250,8 +249,27 @@ def write(
     sources: list[Any] = list(inputs) + list(image.meta.get("source_files", []))
     refuse_inputs(outputs, sources)
     assert fmt.write is not None
+    if fmt.directory:  # a store directory: the format renames a temporary sibling itself
+        check_output_folder(target, directory=True)
+        _guarded_write(fmt, image, outputs, target)
+        return
     with atomic_paths(outputs) as temps:
-        fmt.write(image, temps)
+        _guarded_write(fmt, image, temps, target)
+
+
+def _guarded_write(fmt: FileFormat, image: Image, paths: tuple[Path, ...], label: Any) -> None:
+    """Run ``fmt.write``; name the target (not a temporary file) in any error."""
+    assert fmt.write is not None
+    try:
+        fmt.write(image, paths)
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except SepconvError as exc:
+        raise type(exc)(f"{label}: {exc}") from exc
+    except OSError as exc:
+        raise FormatError(f"{label}: cannot write: {exc.strerror or exc}") from exc
+    except Exception as exc:  # a library refusing the data becomes one line
+        raise FormatError(f"{label}: cannot write as {fmt.name}: {exc}") from exc
 
 
 def _require_writable(fmt: FileFormat) -> None:

@@ -39,10 +39,13 @@ def temporary_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{token}.part{suffixes}")
 
 
-def check_output_folder(target: Path) -> None:
-    """Raise :class:`FormatError` unless ``target`` can be created in a writable folder."""
+def check_output_folder(target: Path, *, directory: bool = False) -> None:
+    """Raise :class:`FormatError` unless ``target`` can be created in a writable folder.
+
+    ``directory``: the target is itself a directory (a Zarr store) that may be replaced.
+    """
     folder = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
+    if target.is_dir() and not directory:
         raise UsageError(f"{target}: is a directory; give a file name to write")
     if not folder.is_dir():
         raise FormatError(f"{target}: output folder {str(folder)!r} does not exist")

@@ -54,6 +54,10 @@ class FileFormat:
         ``read(..., lazy=True)`` returns a memory map or a Dask array instead of loading.
     streamable
         The format is one self-contained file, so it can come from stdin or go to stdout.
+    directory
+        The "file" is a directory (a Zarr store): its sniffer gets ``head=b""`` and the path of
+        the directory, and its ``write`` gets the final path and must be atomic itself (write a
+        temporary sibling, then rename).
     aliases
         Other names accepted by ``--format``.
 
@@ -73,6 +77,7 @@ class FileFormat:
     output_paths: Callable[[Path], tuple[Path, ...]] = _single_output
     supports_lazy: bool = False
     streamable: bool = True
+    directory: bool = False
     aliases: tuple[str, ...] = ()
 
     @property
@@ -138,16 +143,23 @@ def from_suffix(path: str | Path) -> FileFormat | None:
 def sniff(head: bytes, path: Path) -> FileFormat | None:
     """The first format whose sniffer recognises the content, or None."""
     for _, fmt in FORMATS:
+        if fmt.directory != (head == b""):
+            continue
         if fmt.sniff(head, path):
             return fmt
     return None
 
 
 def read_head(path: Path) -> bytes:
-    """The first :data:`SNIFF_BYTES` of ``path`` after checking it is a non-empty regular file."""
+    """The first :data:`SNIFF_BYTES` of ``path`` after checking it is a non-empty regular file.
+
+    A directory that a directory format (Zarr) recognises gives ``b""``.
+    """
     if not path.exists():
         raise FormatError(f"{path}: no such file")
     if path.is_dir():
+        if any(fmt.directory and fmt.sniff(b"", path) for _, fmt in FORMATS):
+            return b""
         raise FormatError(f"{path}: is a directory, not a file")
     try:
         with open(path, "rb") as handle:

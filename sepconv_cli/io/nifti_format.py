@@ -131,7 +131,6 @@ def _read(path: Path, *, lazy: bool = False) -> Image:
         "affine": np.array(img.affine, dtype=np.float64),
         "version": version,
     }
-    descrip = header["descrip"].item()
     image.meta["highlights"] = {
         "nifti_version": version,
         "orientation": "".join(nib.aff2axcodes(img.affine)),
@@ -144,18 +143,36 @@ def _read(path: Path, *, lazy: bool = False) -> Image:
             if scaled
             else None
         ),
-        "description": descrip.decode("latin-1").strip("\x00 ")
-        if isinstance(descrip, bytes)
-        else str(descrip),
+        "description": _text(header["descrip"].item()),
     }
     if space_code not in _SPACE_UNITS:
         image.meta["highlights"]["units_assumed"] = "mm (header says unknown)"
     return image
 
 
+def _text(value: Any) -> str:
+    """A header string field as text (NUL bytes dropped)."""
+    raw = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    return raw.replace("\x00", "").strip()
+
+
 def _unit_code(unit: str | None, table: dict[str, str]) -> str:
     reverse = {ours: theirs for theirs, ours in table.items()}
     return reverse.get(unit or "", "unknown")
+
+
+def _nifti_shape(axes: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Shape with size-1 slots so that x, y, z are dims 1-3, t/b dim 4 and c dim 5.
+
+    Examples
+    --------
+    >>> _nifti_shape("xyc", (4, 5, 3)), _nifti_shape("xyb", (4, 5, 7)), _nifti_shape("xy", (4, 5))
+    ((4, 5, 1, 1, 3), (4, 5, 1, 7), (4, 5))
+    """
+    slots = "xyz" + "".join(a for a in "tb" if a in axes) + "c"
+    sizes = dict(zip(axes, shape, strict=True))
+    last = max(slots.index(a) for a in axes)
+    return tuple(sizes.get(letter, 1) for letter in slots[: last + 1])
 
 
 def _write(image: Image, paths: tuple[Path, ...]) -> None:
@@ -170,12 +187,7 @@ def _write(image: Image, paths: tuple[Path, ...]) -> None:
     data = materialize(data)
     data = data.astype(data.dtype.newbyteorder("="), copy=False)
     spatial = [a for a in axes if a in "xyz"]
-    if data.ndim > 3 and len(spatial) < 3:  # later axes must be dims 4.. of NIfTI
-        missing = 3 - len(spatial)
-        data = data.reshape(
-            data.shape[: len(spatial)] + (1,) * missing + data.shape[len(spatial) :]
-        )
-        axes = axes[: len(spatial)] + "?" * missing + axes[len(spatial) :]
+    data = data.reshape(_nifti_shape(axes, data.shape))
     source = image.meta.get("nifti")
     cls = nib.Nifti2Image if source and source.get("version") == 2 else nib.Nifti1Image
     keep_header = source is not None and image.axes.startswith("xyz"[: min(3, image.ndim)])
