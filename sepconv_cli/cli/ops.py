@@ -349,19 +349,23 @@ def filter_command(
         4, "--itemsize", help="Bytes per sample of the compute dtype (4 float32, 8 float64)."
     ),
     tol: float = typer.Option(
-        1e-7, "--tol", help="Relative error accepted for a separable / low-rank split."
+        1e-6, "--tol", help="Relative error accepted for a separable / low-rank split."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
     """Per-method cost of filtering an array with a kernel, without data.
 
     For direct, separable, low-rank and FFT filtering: multiplies, adds, MACs and FLOPs per voxel
-    and in total, and the bytes moved; the saving versus direct.
+    and in total, the bytes moved, the saving versus direct, the predicted time and the method
+    `sepconv apply --method auto` would choose.
 
     Example: sepconv ops filter --shape 4096x4096 -k gaussian:sigma=3
     """
     from sepconv_cli.costs import layers as L
     from sepconv_cli.costs.filters import method_costs, saving_factor
+    from sepconv_cli.engine.costmodel import load_calibration
+    from sepconv_cli.engine.options import ApplyOptions
+    from sepconv_cli.engine.planner import plan_step
     from sepconv_cli.errors import UsageError
     from sepconv_cli.image import AXIS_ROLES
     from sepconv_cli.kernels import build_kernel
@@ -419,6 +423,15 @@ def filter_command(
     for method in costs:
         costs[method]["saving_vs_direct"] = saving_factor(costs, method)
     cheapest = min(costs, key=lambda m: costs[m]["total_flops"])
+    options = ApplyOptions(kernels=(kernel,), tol=tol).normalized()
+    step = plan_step(built, dims, tuple(filtered), options, "numpy", itemsize=itemsize)
+    auto = {
+        "method": step.method,
+        "why": step.why,
+        "backend": "numpy",
+        "predicted_s": step.predicted_s,
+        "calibration": load_calibration()["source"],
+    }
     document = {
         "shape": list(dims),
         "axes": letters,
@@ -428,6 +441,7 @@ def filter_command(
         "itemsize": itemsize,
         "ops": costs,
         "cheapest": cheapest,
+        "auto": auto,
     }
     for key in ("sigma_vox", "radius"):
         if key in built.params:
@@ -441,19 +455,20 @@ def filter_command(
         f"{built.spec}: kernel {_shape(built.shape)} on {_shape(dims)} ({letters})",
         [
             "method",
-            "mults/vox",
-            "adds/vox",
-            "MACs/vox",
-            "FLOPs/vox",
-            "total MACs",
-            "total FLOPs",
+            "mul/vox",
+            "add/vox",
+            "MAC/vox",
+            "FLOP/vox",
+            "MACs",
+            "FLOPs",
             "bytes",
-            "vs direct",
+            "saving",
+            "time",
         ],
     )
     for method, c in costs.items():
         table.add_row(
-            method + (f" (r={c['terms']})" if "terms" in c else ""),
+            method + (f" r={c['terms']}" if "terms" in c else ""),
             f"{c['mults']:.4g}",
             f"{c['adds']:.4g}",
             f"{c['macs']:.4g}",
@@ -462,8 +477,13 @@ def filter_command(
             _si(c["total_flops"]),
             _si(c["bytes"]) + "B",
             f"{c['saving_vs_direct']:.3g}x",
+            _seconds(step.predicted_s.get(method)),
         )
     lines = [
+        "per voxel (vox) and in total; saving = direct FLOPs / method FLOPs; "
+        "time = predicted on numpy",
+    ]
+    lines += [
         f"component {_shape(a['shape'])}: separable rank {a['rank'] or 'none (used whole)'}, "
         f"relative error {a['rel_error']:.2g}"
         for a in analyses
@@ -477,7 +497,19 @@ def filter_command(
         sigma = ", ".join(f"{v:.4g}" for v in built.params["sigma_vox"])
         lines.append(f"sigma in voxels: {sigma}; radius {built.params.get('radius')}")
     lines.append(f"fewest FLOPs: {cheapest} (FFT MACs count its multiplies; compare FLOPs)")
+    lines.append(
+        f"sepconv apply --method auto would run {step.method} on numpy: {step.why} "
+        f"(time model: {auto['calibration']})"
+    )
     _emit(table, *lines)
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return ""
+    if value < 1e-3:
+        return f"{value * 1e6:.0f} us"
+    return f"{value * 1e3:.1f} ms" if value < 1 else f"{value:.2f} s"
 
 
 def _add_costs(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -30,6 +30,9 @@ def test_gaussian_2d_direct_vs_separable(runner):
     assert "lowrank" not in ops and "fft" in ops
     assert ops["direct"]["bytes"] == 4 * 2 * voxels  # float32 read + write
     assert doc["cheapest"] == "separable"
+    # the engine's planner (what `sepconv apply --method auto` runs) picks separable too
+    assert doc["auto"]["method"] == "separable"
+    assert set(doc["auto"]["predicted_s"]) == set(ops)
     assert (
         _doc(runner, "--shape", "512x300", "-k", "gaussian:sigma=2", "--itemsize", "8")["ops"][
             "direct"
@@ -46,6 +49,7 @@ def test_log_3d_is_three_separable_terms(runner):
     assert doc["ops"]["direct"]["macs"] == k**3
     assert doc["ops"]["lowrank"]["terms"] == 3
     assert doc["ops"]["lowrank"]["macs"] == 3 * 3 * k
+    assert doc["auto"]["method"] in doc["ops"]
 
 
 def test_band_axis_and_physical_spacing(runner):
@@ -76,7 +80,7 @@ def test_table_on_stderr(runner):
     result = runner.invoke(app, ["ops", "filter", "--shape", "4096x4096", "-k", "gaussian:sigma=3"])
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
-    for word in ("direct", "separable", "fft", "MACs/vox", "bytes", "sigma in voxels"):
+    for word in ("direct", "separable", "fft", "MAC/vox", "bytes", "sigma in voxels", "auto"):
         assert word in result.stderr
 
 
