@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sepconv_cli.errors import ExitCode, SepconvError, UsageError
@@ -54,7 +55,18 @@ from sepconv_cli.errors import ExitCode, SepconvError, UsageError
 COMPOUND_SUFFIXES = (".nii.gz", ".hdr.gz", ".img.gz", ".ome.tiff", ".ome.tif", ".ome.zarr")
 
 #: Suffixes of an ENVI/Analyze binary that goes with a ``.hdr`` of the same stem.
-HEADER_BINARY_SUFFIXES = ("", ".img", ".dat", ".raw", ".bin", ".bsq", ".bil", ".bip", ".envi")
+HEADER_BINARY_SUFFIXES = (
+    "",
+    ".img",
+    ".dat",
+    ".raw",
+    ".bin",
+    ".bsq",
+    ".bil",
+    ".bip",
+    ".envi",
+    ".sli",
+)
 
 #: Folders with these suffixes are one image (a Zarr store), not a folder of inputs.
 DIRECTORY_IMAGE_SUFFIXES = (".zarr",)
@@ -546,15 +558,28 @@ def _check_clashes(tasks: Sequence[Task]) -> None:
                 inputs[_identity(path)] = path
     outputs: dict[str, Task] = {}
     for task in tasks:
-        key = _identity(task.output)
-        if key in inputs:
-            raise UsageError(f"output {task.output!r} would overwrite the input {inputs[key]!r}")
-        if key in outputs:
-            raise UsageError(
-                f"inputs {outputs[key].input.path!r} and {task.input.path!r} would both be "
-                f"written to {task.output!r} (use --name, e.g. '{{parent}}_{{stem}}{{ext}}')"
-            )
-        outputs[key] = task
+        for written in _written_files(task):
+            key = _identity(written)
+            if key in inputs:
+                raise UsageError(f"output {written!r} would overwrite the input {inputs[key]!r}")
+            if key in outputs:
+                raise UsageError(
+                    f"inputs {outputs[key].input.path!r} and {task.input.path!r} would both be "
+                    f"written to {written!r} (use --name, e.g. '{{parent}}_{{stem}}{{ext}}')"
+                )
+            outputs[key] = task
+
+
+def _written_files(task: Task) -> list[str]:
+    """Every file writing ``task.output`` creates (an ENVI header also writes a binary)."""
+    if task.output == "-":
+        return []
+    from sepconv_cli.io import from_suffix, lookup
+
+    fmt = lookup(task.format) if task.format else from_suffix(task.output)
+    if fmt is None:
+        return [task.output]
+    return [str(path) for path in fmt.output_paths(Path(task.output))]
 
 
 # --------------------------------------------------------------------------- running

@@ -119,6 +119,13 @@ def test_envi_binary_is_protected_too(tmp_path: Path) -> None:
         plan_outputs(found, str(tmp_path), name_template="{stem}.img")
 
 
+def test_envi_output_binary_may_not_overwrite_an_input(tmp_path: Path) -> None:
+    (tmp_path / "cube.img").write_bytes(b"x")  # a raw binary read as its own input
+    found = [InputFile(str(tmp_path / "cube.img"), str(tmp_path), "cube.img")]
+    with pytest.raises(UsageError, match=r"output .*cube\.img.* would overwrite the input"):
+        plan_outputs(found, str(tmp_path / "cube.hdr"), format="envi")
+
+
 def test_two_inputs_one_output_is_refused(tmp_path: Path) -> None:
     files = [InputFile("x/a.png", "x", "a.png"), InputFile("y/a.png", "y", "a.png")]
     with pytest.raises(UsageError, match=r"'x/a.png' and 'y/a.png' would both be written"):
