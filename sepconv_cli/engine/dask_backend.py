@@ -25,18 +25,20 @@ scheduler reruns them elsewhere, and chunk writes are idempotent.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import mmap
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sepconv_cli.boundary import NP_PAD_MODE, canonical_mode
-from sepconv_cli.engine.dask_store import ChunkTarget
+from sepconv_cli.engine.dask_store import ChunkTarget, chunked_format
 from sepconv_cli.errors import BackendUnavailableError, UsageError
 
 #: ``progress(done, total)``: called as output chunks complete.
@@ -44,7 +46,7 @@ ProgressFn = Callable[[int, int], None]
 
 #: Working copies of a chunk a filter task holds at once (padded input in compute dtype, the
 #: pass output, one intermediate, the cast output), used to size chunks for a memory limit.
-WORKING_COPIES = 4
+WORKING_COPIES = 6
 
 
 def _dask() -> Any:
@@ -144,17 +146,18 @@ def choose_chunks(
 ) -> tuple[int, ...]:
     """The chunk shape to filter with: ``chunks`` if given, else the largest that fits.
 
-    Without ``chunks``, the largest axis is halved until ``WORKING_COPIES`` copies of a padded
-    chunk (chunk + 2 × halo) per worker use at most half of ``memory_limit``. Along filtered
-    axes a chunk is never smaller than the halo (Dask's overlap takes a halo from the next
-    chunk only), so a smaller ``--chunks`` is raised to the halo.
+    Without ``chunks``, the largest axis is halved (see the floors in the code) until
+    ``WORKING_COPIES`` copies of a padded chunk (chunk + 2 × halo) per worker use at most half
+    of ``memory_limit``. Along filtered axes a chunk is never smaller than the halo (Dask's
+    overlap takes a halo from the next chunk only, and :func:`reextend` mirrors within a
+    block), so a smaller ``--chunks`` is raised to the halo.
 
     Examples
     --------
     >>> choose_chunks((100, 100), 4, (3, 3), chunks="2x50")
     (3, 50)
     >>> choose_chunks((512, 512, 512), 4, (8, 8, 8), memory_limit=128 * 2**20)
-    (128, 128, 128)
+    (32, 64, 512)
     """
     ndim = len(shape)
     given = parse_chunks(chunks, ndim)
@@ -168,8 +171,15 @@ def choose_chunks(
             padded = np.prod([ci + 2 * h for ci, h in zip(c, halo, strict=True)], dtype=float)
             return int(padded) * max(itemsize, 4) * WORKING_COPIES
 
+        # Leading axes are not split below max(16, 2 x halo), the last (contiguous) axis not
+        # below 1024 samples, while another axis can be: rows of whole pages keep reads and
+        # writes of C-ordered files (npy, TIFF) from touching pages of neighbouring chunks.
+        floor = [max(16, 2 * int(h)) for h in halo]
+        if ndim:
+            floor[-1] = max(floor[-1], 1024)
         while working(out) > budget and max(out) > 1:
-            axis = max(range(ndim), key=lambda i: (out[i], -i))
+            above = [i for i in range(ndim) if out[i] > floor[i]]
+            axis = max(above or range(ndim), key=lambda i: (out[i], -i))
             out[axis] = (out[axis] + 1) // 2
     return tuple(
         max(1, min(int(c), int(n)), int(h) if n > 0 else 1)
@@ -342,6 +352,7 @@ class MemmapSource:
     Examples
     --------
     >>> import tempfile
+    >>> from pathlib import Path
     >>> path = Path(tempfile.mkdtemp()) / "a.npy"
     >>> np.save(path, np.arange(12.0).reshape(3, 4))
     >>> src = MemmapSource.from_memmap(np.load(path, mmap_mode="r"))
@@ -382,21 +393,116 @@ class MemmapSource:
             del mm
 
 
-def as_dask(data: Any, chunks: Sequence[int]) -> Any:
-    """A Dask array of ``data`` with ``chunks``: memory maps are read chunk by chunk.
+@dataclass(frozen=True)
+class DaskSource:
+    """A Dask array read region by region inside a task (synchronously: only its chunks)."""
+
+    array: Any
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The array's shape."""
+        return tuple(self.array.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The array's dtype."""
+        return self.array.dtype
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return np.asarray(self.array[key].compute(scheduler="synchronous"))
+
+
+def as_source(data: Any) -> Any:
+    """What chunk tasks read from: whole-file memory maps become :class:`MemmapSource`, Dask
+    arrays :class:`DaskSource`; other array-likes (NumPy, Zarr) are sliced directly.
 
     Examples
     --------
-    >>> as_dask(np.zeros((4, 6)), (2, 3)).numblocks
-    (2, 2)
+    >>> type(as_source(np.zeros(3))).__name__
+    'ndarray'
     """
-    da = _dask()
     if hasattr(data, "dask"):
-        return data.rechunk(tuple(chunks))
-    source = MemmapSource.from_memmap(data) if isinstance(data, np.memmap) else None
-    if source is not None:
-        return da.from_array(source, chunks=tuple(chunks), lock=False, meta=np.empty(0, data.dtype))
-    return da.from_array(data, chunks=tuple(chunks), lock=False)
+        return DaskSource(data)
+    if isinstance(data, np.memmap):
+        return MemmapSource.from_memmap(data) or data
+    return data
+
+
+def padded_indices(start: int, stop: int, n: int, h: int, mode: str) -> np.ndarray:
+    """Source indices of samples ``start - h .. stop + h - 1`` of an axis of length ``n``.
+
+    Outside the axis they follow scipy.ndimage's ``mode`` (``-1`` marks ``constant``'s cval).
+
+    Examples
+    --------
+    >>> padded_indices(0, 3, 5, 2, "mirror"), padded_indices(3, 5, 5, 2, "wrap")
+    (array([2, 1, 0, 1, 2, 3, 4]), array([1, 2, 3, 4, 0, 1]))
+    """
+    positions = np.arange(start - h, stop + h)
+    if mode == "constant":
+        return np.where((positions >= 0) & (positions < n), positions, -1)
+    if h == 0:
+        return positions
+    return np.pad(np.arange(n), h, mode=NP_PAD_MODE[mode])[positions + h]
+
+
+def _runs(sorted_unique: np.ndarray) -> list[tuple[int, int, int]]:
+    """(offset in the compact array, first index, end index) of each run of consecutive indices."""
+    breaks = np.flatnonzero(np.diff(sorted_unique) != 1) + 1
+    out, offset = [], 0
+    for run in np.split(sorted_unique, breaks):
+        out.append((offset, int(run[0]), int(run[-1]) + 1))
+        offset += len(run)
+    return out
+
+
+def read_padded(
+    source: Any,
+    region: Sequence[slice],
+    halo: Sequence[int],
+    mode: str,
+    cval: float = 0.0,
+    dtype: Any = None,
+) -> np.ndarray:
+    """Read ``region`` of ``source`` plus ``halo`` per axis, extended exactly as ``mode`` says.
+
+    Only the samples needed are read (one slice per run of consecutive source indices, at most
+    a few per axis), converted to ``dtype`` (default the source's) and arranged in place.
+
+    Examples
+    --------
+    >>> x = np.arange(6.0)
+    >>> read_padded(x, (slice(0, 2),), (3,), "reflect")
+    array([2., 1., 0., 0., 1., 2., 3., 4.])
+    >>> read_padded(x, (slice(4, 6),), (2,), "constant", cval=-1)
+    array([ 2.,  3.,  4.,  5., -1., -1.])
+    """
+    mode = canonical_mode(mode)
+    dtype = np.dtype(dtype if dtype is not None else source.dtype)
+    index = [
+        padded_indices(r.start, r.stop, n, int(h), mode)
+        for r, n, h in zip(region, source.shape, halo, strict=True)
+    ]
+    unique = [np.unique(i[i >= 0]) for i in index]
+    compact = np.empty(tuple(len(u) for u in unique), dtype)
+    for combo in itertools.product(*[_runs(u) for u in unique]):
+        dest = tuple(slice(off, off + end - first) for off, first, end in combo)
+        compact[dest] = source[tuple(slice(first, end) for _, first, end in combo)]
+    positions = [np.searchsorted(u, np.maximum(i, 0)) for u, i in zip(unique, index, strict=True)]
+    if all(
+        len(p) == len(u) and np.array_equal(p, np.arange(len(u)))
+        for p, u in zip(positions, unique, strict=True)
+    ):
+        block = compact
+    else:
+        block = compact[np.ix_(*positions)]
+    if mode == "constant":
+        for axis, i in enumerate(index):
+            outside = i < 0
+            if outside.any():
+                block[(slice(None),) * axis + (outside,)] = cval
+    return block
 
 
 # --------------------------------------------------------------------------- schedulers
@@ -495,16 +601,24 @@ def _identity_finish(block: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _chunk_task(
-    block: np.ndarray,
+    source: Any,
     region: tuple[slice, ...],
     halo: tuple[int, ...],
+    mode: str,
+    cval: float,
+    dtype: Any,
     block_fn: Callable[[np.ndarray], np.ndarray],
     finish: Callable[[np.ndarray], tuple[np.ndarray, int]],
     target: ChunkTarget,
 ) -> dict[str, Any]:
-    """Filter one overlapped block, cut the halo, cast, write its region; return its stats."""
+    """Read one chunk with its halo, filter, cut the halo, cast, write; return its stats."""
     start = time.perf_counter()
-    out, clipped = finish(_trim(block_fn(block), halo))
+    block = read_padded(source, region, halo, mode, cval, dtype)
+    if getattr(block_fn, "takes_region", False):
+        filtered = block_fn(block, region)
+    else:
+        filtered = block_fn(block)
+    out, clipped = finish(_trim(filtered, halo))
     target.write(region, out)
     return {
         "worker": _worker_name(),
@@ -569,10 +683,16 @@ def run_to_target(
     *,
     chunks: Sequence[int],
     runner: Runner,
+    dtype: Any = None,
     finish: Callable[[np.ndarray], tuple[np.ndarray, int]] | None = None,
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Filter ``x`` chunk by chunk into ``target`` (created, committed or aborted here).
+
+    One task per output chunk reads the chunk plus its exact halo (:func:`read_padded`),
+    filters it with ``block_fn`` (in ``dtype``), cuts the halo, casts it (``finish`` returns
+    the cast block and its number of clipped values) and writes it. Tasks share nothing, so a
+    worker holds only the chunks it is working on and a lost task is simply rerun.
 
     Returns the run's statistics: chunks, number of chunks, halo overhead (extra voxels read
     / voxels), clipped values, wall time and per-worker throughput.
@@ -580,6 +700,7 @@ def run_to_target(
     Examples
     --------
     >>> import tempfile, scipy.ndimage as ndi
+    >>> from pathlib import Path
     >>> x = np.random.default_rng(1).random((30, 20)).astype(np.float32)
     >>> out = Path(tempfile.mkdtemp()) / "y.npy"
     >>> t = ChunkTarget(out, "npy", x.shape, np.float32, (8, 20))
@@ -593,18 +714,27 @@ def run_to_target(
 
     mode = canonical_mode(mode)
     halo = tuple(int(h) for h in halo)
-    chunks = tuple(int(c) for c in chunks)
+    chunks = tuple(min(max(1, int(c)), max(1, n)) for c, n in zip(chunks, x.shape, strict=True))
     finish = finish or _identity_finish
-    source = as_dask(x, chunks)
-    ov, out_chunks = overlapped(source, halo, mode, cval, chunks)
-    blocks = ov.to_delayed().ravel()
+    source = as_source(x)
+    out_chunks = tuple(_axis_chunks(n, c) for n, c in zip(x.shape, chunks, strict=True))
     regions = list(_regions(out_chunks))
-    prefix = f"sepconv-chunk-{dask.base.tokenize(ov.name, target.path, halo)}"
+    prefix = f"sepconv-chunk-{dask.base.tokenize(str(target.path), halo, chunks, time.time())}"
+    task = dask.delayed(_chunk_task, pure=False)
     tasks = [
-        dask.delayed(_chunk_task, pure=False)(
-            block, region, halo, block_fn, finish, target, dask_key_name=f"{prefix}-{i}"
+        task(
+            source,
+            region,
+            halo,
+            mode,
+            cval,
+            dtype,
+            block_fn,
+            finish,
+            target,
+            dask_key_name=f"{prefix}-{i}",
         )
-        for i, (block, region) in enumerate(zip(blocks, regions, strict=True))
+        for i, region in enumerate(regions)
     ]
     target.create()
     start = time.perf_counter()
@@ -662,3 +792,238 @@ def _summarise(
         "voxels_per_second": voxels / wall if wall > 0 else None,
         "per_worker": workers,
     }
+
+
+# --------------------------------------------------------------------------- plans
+
+
+def reextend(
+    block: np.ndarray,
+    region: Sequence[slice],
+    shape: Sequence[int],
+    halo: Sequence[int],
+    mode: str,
+    cval: float,
+) -> None:
+    """Overwrite, in place, the samples of a padded block that lie outside the array with the
+    ``mode`` extension of the samples inside it.
+
+    Kernels applied one after the other each extend *their own input* by the mode, so between
+    two steps the outside part of a block must be rebuilt from the intermediate result (the
+    block then equals the padded intermediate). Wrap needs nothing: filtering commutes with a
+    periodic extension.
+
+    Examples
+    --------
+    >>> b = np.array([9.0, 9.0, 1.0, 2.0, 3.0, 9.0, 9.0])
+    >>> reextend(b, (slice(0, 3),), (3,), (2,), "mirror", 0.0); b
+    array([3., 2., 1., 2., 3., 2., 1.])
+    """
+    if mode == "wrap":
+        return
+    for axis, (r, n, h) in enumerate(zip(region, shape, halo, strict=True)):
+        if h == 0 or (r.start > 0 and r.stop < n):
+            continue
+        index = padded_indices(r.start, r.stop, n, int(h), mode)
+        positions = np.arange(r.start - h, r.stop + h)
+        outside = np.flatnonzero((positions < 0) | (positions >= n))
+        lead = (slice(None),) * axis
+        if mode == "constant":
+            block[lead + (outside,)] = cval
+        else:
+            block[lead + (outside,)] = block[lead + (index[outside] - (r.start - h),)]
+
+
+@dataclass
+class PlanFilter:
+    """Filters a padded block by an engine :class:`~sepconv_cli.engine.planner.Plan`.
+
+    The plan's steps run one at a time with :func:`sepconv_cli.engine.filtering.filter_array`
+    (on the plan's inner backend: Numba when installed), the outside of the block being
+    rebuilt between steps (:func:`reextend`), so chains of kernels match the in-memory engine
+    for every mode. A mask (full or spatial shape) is read with the same halo.
+    """
+
+    plan: Any
+    mask: Any = None
+    takes_region = True
+
+    def __call__(self, block: np.ndarray, region: Sequence[slice]) -> np.ndarray:
+        import dataclasses
+
+        from sepconv_cli.engine.filtering import filter_array
+
+        plan = self.plan
+        mask = None
+        if self.mask is not None:
+            mask = read_padded(self.mask, region, plan.halo, plan.mode, 0.0, bool)
+        x = block
+        last = len(plan.steps) - 1
+        for k, step in enumerate(plan.steps):
+            x = filter_array(x, dataclasses.replace(plan, steps=[step], shape=x.shape), mask)
+            if k < last:
+                reextend(x, region, plan.shape, plan.halo, plan.mode, plan.cval)
+        return x
+
+
+def _cast_with(plan: Any) -> Callable[[np.ndarray], tuple[np.ndarray, int]]:
+    import functools
+
+    from sepconv_cli.engine.filtering import cast_output
+
+    return functools.partial(cast_output, plan=plan)
+
+
+def _full_mask(options: Any, plan: Any) -> Any:
+    from sepconv_cli.engine.filtering import prepare_mask
+    from sepconv_cli.engine.run import load_mask
+
+    mask = load_mask(getattr(options, "mask", None))
+    return None if mask is None else prepare_mask(mask, plan)
+
+
+def apply_lazy(
+    image: Any,
+    plan: Any,
+    output_path: str | os.PathLike[str],
+    options: Any,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Filter ``image`` by ``plan`` chunk by chunk and write it to ``output_path``.
+
+    Parameters
+    ----------
+    image
+        The input :class:`~sepconv_cli.image.Image`; its data may be a memory map, a Dask array,
+        a Zarr array or a NumPy array (read lazily with ``io.read(..., lazy=True)``).
+    plan
+        The engine's plan (``plan.backend == "dask"``); ``plan.halo``, ``mode``, ``cval``,
+        ``compute_dtype`` and ``output_dtype`` are used, its steps run per block.
+    output_path
+        ``.npy``, ``.tif``/``.tiff``, ``.zarr`` or ``.ome.zarr`` are written chunk by chunk;
+        other formats are written through a temporary ``.npy`` memory map and ``io.write``.
+    options
+        The engine's ``ApplyOptions``: ``chunks``, ``scheduler``, ``workers``,
+        ``memory_limit``, ``format`` and ``mask`` are used.
+    progress
+        ``progress(done, total)`` as chunks finish.
+
+    Returns
+    -------
+    dict
+        The run statistics of :func:`run_to_target` plus ``output`` and ``output_format``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from sepconv_cli.engine import ApplyOptions, plan
+    >>> from sepconv_cli.image import Image
+    >>> img = Image(np.random.default_rng(0).random((40, 30), np.float32), "yx")
+    >>> opts = ApplyOptions(kernels=("gaussian:sigma=2",), backend="dask", chunks="16")
+    >>> p = plan(img, None, opts)
+    >>> out = Path(tempfile.mkdtemp()) / "smooth.npy"
+    >>> stats = apply_lazy(img, p, out, p.options)
+    >>> stats["n_chunks"], np.load(out).shape
+    (6, (40, 30))
+    """
+    from sepconv_cli.io.atomic import refuse_inputs
+
+    path = Path(output_path)
+    fmt_name = getattr(options, "format", None)
+    fmt = chunked_format(path, fmt_name) if str(path) != "-" else None
+    memory_limit = parse_memory(getattr(options, "memory_limit", None))
+    compute = np.dtype(plan.compute_dtype)
+    out_dtype = np.dtype(plan.output_dtype)
+    if str(path) != "-":
+        sources = [image.path] if image.path and image.path != "-" else []
+        refuse_inputs([path], sources + list(image.meta.get("source_files", [])))
+    block_fn = PlanFilter(plan, _full_mask(options, plan))
+    with dask_runner(
+        getattr(options, "scheduler", None), getattr(options, "workers", None), memory_limit
+    ) as runner:
+        chunks = choose_chunks(
+            image.shape,
+            compute.itemsize,
+            plan.halo,
+            chunks=getattr(options, "chunks", None),
+            memory_limit=memory_limit,
+            workers=runner.workers,
+        )
+        if fmt is not None:
+            target = ChunkTarget(
+                path,
+                fmt,
+                image.shape,
+                out_dtype,
+                chunks,
+                axes=image.axes,
+                spacing=image.spacing,
+                units=image.units,
+                ome=fmt == "zarr" and _is_ome(path, fmt_name),
+            )
+            stats = run_to_target(
+                image.data,
+                block_fn,
+                plan.halo,
+                plan.mode,
+                plan.cval,
+                target,
+                chunks=chunks,
+                runner=runner,
+                dtype=compute,
+                finish=_cast_with(plan),
+                progress=progress,
+            )
+        else:
+            stats = _via_npy(image, plan, path, fmt_name, block_fn, chunks, runner, progress)
+    stats.update(output=str(path), output_format=fmt or fmt_name or "by suffix")
+    stats["memory_limit"] = memory_limit
+    return stats
+
+
+def _is_ome(path: Path, fmt_name: str | None) -> bool:
+    from sepconv_cli.io.zarr_format import is_ome_path
+
+    name = (fmt_name or "").lower().replace("-", "").replace("_", "")
+    return name == "omezarr" or is_ome_path(path)
+
+
+def _via_npy(
+    image: Any,
+    plan: Any,
+    path: Path,
+    fmt_name: str | None,
+    block_fn: PlanFilter,
+    chunks: tuple[int, ...],
+    runner: Runner,
+    progress: ProgressFn | None,
+) -> dict[str, Any]:
+    """Formats without chunked writing: filter into a temporary ``.npy`` memory map next to the
+    output, then hand it to ``io.write`` (which writes it atomically) and remove it."""
+    from sepconv_cli import io
+
+    folder = path.parent if str(path) != "-" else Path.cwd()
+    scratch = folder / f".{path.name}.sepconv-scratch-{os.getpid()}.npy"
+    target = ChunkTarget(scratch, "npy", image.shape, np.dtype(plan.output_dtype), chunks)
+    try:
+        stats = run_to_target(
+            image.data,
+            block_fn,
+            plan.halo,
+            plan.mode,
+            plan.cval,
+            target,
+            chunks=chunks,
+            runner=runner,
+            dtype=np.dtype(plan.compute_dtype),
+            finish=_cast_with(plan),
+            progress=progress,
+        )
+        data = np.load(scratch, mmap_mode="r")
+        io.write(image.replace(data=data), path, format=fmt_name)
+        del data
+    finally:
+        scratch.unlink(missing_ok=True)
+    stats["written_via"] = "temporary .npy memory map"
+    return stats

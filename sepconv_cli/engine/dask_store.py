@@ -154,10 +154,7 @@ class ChunkTarget:
 
         ndim = len(self.shape)
         self.order = ngff_order(self.axes) if self.ome and self.axes else tuple(range(ndim))
-
-        def permute(values: tuple) -> tuple:
-            return tuple(values[i] for i in self.order) if values else values
-
+        permute = self._permute
         self.array_path = create_zarr(
             self.tmp,
             permute(self.shape),
@@ -170,20 +167,53 @@ class ChunkTarget:
             name=self.path.name.removesuffix(".zarr").removesuffix(".ome"),
         )
 
+    def _permute(self, values: tuple) -> tuple:
+        return tuple(values[i] for i in self.order) if values else values
+
     def _create_tiff(self) -> None:
+        """An uncompressed (Big)TIFF laid out as sepconv's TIFF writer does: axes in
+        ``tzcbyx`` order; ImageJ hyperstack metadata (unit, z spacing, resolution, the
+        ``sepconv_axes``) for uint8/uint16/float32, tifffile's shaped metadata otherwise."""
         import tifffile
 
-        kwargs: dict[str, Any] = {"metadata": {"axes": self.axes.upper()} if self.axes else {}}
-        if self.axes and "x" in self.axes and "y" in self.axes:
-            sx, sy = self.spacing[self.axes.index("x")], self.spacing[self.axes.index("y")]
-            if sx and sy:
-                kwargs["resolution"] = (1.0 / sx, 1.0 / sy)
-            if self.spacing and any(s is not None for s in self.spacing):
-                kwargs["metadata"]["spacing"] = [s for s in self.spacing]
-                kwargs["metadata"]["units"] = [u for u in self.units]
-        nbytes = int(np.prod(self.shape)) * self.dtype.itemsize
+        from sepconv_cli.image import convert_length
+
+        axes = self.axes or "zyx"[-len(self.shape) :]
+        if "b" in axes and "c" in axes:
+            raise FormatError(f"TIFF holds one channel axis; axes {axes!r} have both c and b")
+        self.order = tuple(sorted(range(len(axes)), key=lambda i: "tzcbyx".index(axes[i])))
+        placed = "".join(self._permute(tuple(axes)))
+        spacing = self._permute(tuple(self.spacing)) or (None,) * len(axes)
+        units = self._permute(tuple(self.units)) or (None,) * len(axes)
+        tiff_axes = "".join({"b": "C"}.get(a, a.upper()) for a in placed)
+        lengths = [(s, u) for a, s, u in zip(placed, spacing, units, strict=True) if a in "xyz"]
+        unit = next((u for s, u in lengths if s is not None and u is not None), None)
+
+        def length(letter: str) -> float | None:
+            if letter not in placed or spacing[placed.index(letter)] is None:
+                return None
+            value, own = spacing[placed.index(letter)], units[placed.index(letter)]
+            if unit is None or own in (None, unit):
+                return value
+            return convert_length(value, own, unit)
+
+        kwargs: dict[str, Any] = {"photometric": "minisblack"}
+        sx, sy, sz = length("x"), length("y"), length("z")
+        if sx is not None and sy is not None:
+            kwargs["resolution"] = (1.0 / sx, 1.0 / sy)
+        if self.dtype.name in ("uint8", "uint16", "float32"):
+            metadata: dict[str, Any] = {"axes": tiff_axes, "sepconv_axes": placed}
+            if unit is not None:
+                metadata["unit"] = {"um": "micron"}.get(unit, unit)
+            if sz is not None:
+                metadata["spacing"] = sz
+            kwargs.update(imagej=True, metadata=metadata)
+        else:
+            kwargs["metadata"] = {"axes": tiff_axes}
+        shape = self._permute(tuple(self.shape))
+        nbytes = int(np.prod(shape, dtype=np.int64)) * self.dtype.itemsize
         mm = tifffile.memmap(
-            self.tmp, shape=self.shape, dtype=self.dtype, bigtiff=nbytes > BIGTIFF_BYTES, **kwargs
+            self.tmp, shape=shape, dtype=self.dtype, bigtiff=nbytes > BIGTIFF_BYTES, **kwargs
         )
         del mm
 
@@ -198,6 +228,7 @@ class ChunkTarget:
             import tifffile
 
             mm = tifffile.memmap(self.tmp, mode="r+")
+            region, block = self._placed(region, block)
             mm[region] = block
             mm.flush()
             del mm
@@ -205,10 +236,16 @@ class ChunkTarget:
             import zarr
 
             array = zarr.open_array(str(self.tmp / self.array_path), mode="r+")
-            if self.order != tuple(range(len(self.order))):
-                region = tuple(region[i] for i in self.order)
-                block = np.transpose(block, self.order)
+            region, block = self._placed(region, block)
             array[region] = block
+
+    def _placed(
+        self, region: tuple[slice, ...], block: np.ndarray
+    ) -> tuple[tuple[slice, ...], np.ndarray]:
+        """Region and block in the stored axis order."""
+        if not self.order or self.order == tuple(range(len(self.order))):
+            return region, block
+        return self._permute(tuple(region)), np.transpose(block, self.order)
 
     def __setitem__(self, region: tuple[slice, ...], block: np.ndarray) -> None:
         """``target[region] = block``, so a target can be given to ``dask.array.store``."""
