@@ -600,10 +600,22 @@ def _worker_sigterm(signum: int, frame: Any) -> None:
         raise _Stop()
 
 
-def _worker_init() -> None:
-    """Worker processes ignore Ctrl-C (the parent stops them) and stop on SIGTERM."""
+#: Environment variables that size the thread pools of numerical libraries.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
+
+def _worker_init(threads: int) -> None:
+    """Set up a worker process: ignore Ctrl-C (the parent stops workers), stop on SIGTERM,
+    and share the cores with the other workers (unless the user sized the thread pools)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _worker_sigterm)
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, str(threads))
 
 
 def _one_line(exc: BaseException) -> str:
@@ -830,6 +842,7 @@ class _Runner:
         retried: set[Task] = set()
         solo = False
         context = multiprocessing.get_context("spawn")
+        threads = max(1, default_jobs() // jobs)
         try:
             while (queue and not self.stop) or running:
                 while queue and not self.stop and len(running) < jobs and not solo:
@@ -838,7 +851,9 @@ class _Runner:
                     if pool is None or submitted >= jobs * tasks_per_worker:
                         if pool is not None:
                             retired.append(pool)
-                        pool = ProcessPoolExecutor(jobs, context, initializer=_worker_init)
+                        pool = ProcessPoolExecutor(
+                            jobs, context, initializer=_worker_init, initargs=(threads,)
+                        )
                         submitted = 0
                     task = queue.popleft()
                     self.started(task)

@@ -22,7 +22,11 @@ def copy_npy(task: Task) -> dict[str, Any]:
     os.makedirs(os.path.dirname(task.output) or ".", exist_ok=True)
     with atomic_paths([task.output]) as (temp,), open(temp, "wb") as handle:
         np.save(handle, data + 1)
-    return {"macs": int(data.size), "pid": os.getpid()}
+    return {
+        "macs": int(data.size),
+        "pid": os.getpid(),
+        "threads": os.environ.get("OMP_NUM_THREADS"),
+    }
 
 
 def slow_copy(task: Task) -> dict[str, Any]:

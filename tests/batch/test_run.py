@@ -15,7 +15,14 @@ import batch_workers
 import numpy as np
 import pytest
 
-from sepconv_cli.batch import STOP_GRACE_S, Summary, expand_inputs, plan_outputs, run_batch
+from sepconv_cli.batch import (
+    STOP_GRACE_S,
+    Summary,
+    default_jobs,
+    expand_inputs,
+    plan_outputs,
+    run_batch,
+)
 from sepconv_cli.errors import ExitCode
 
 HERE = Path(__file__).parent
@@ -38,6 +45,13 @@ def test_every_file_is_processed_and_reported_here(tree: Path, tmp_path: Path, j
     worker_pids = {r["report"]["pid"] for r in seen}
     assert (os.getpid() in worker_pids) == (jobs == 1)
     assert all(r["status"] == "ok" and r["error"] is None and r["time_s"] >= 0 for r in seen)
+
+
+def test_workers_share_the_cores(tree: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    seen = []
+    run_batch(plan(tree, tmp_path / "out"), batch_workers.copy_npy, jobs=2, on_result=seen.append)
+    assert {r["report"]["threads"] for r in seen} == {str(max(1, default_jobs() // 2))}
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
