@@ -11,10 +11,10 @@ array([ 1.,  0., -1.])
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 
 from sepconv_cli.errors import SpecError
-from sepconv_cli.kernels import custom, derivative, gaussian, savgol, smoothing  # noqa: F401
 from sepconv_cli.kernels.base import Kernel
 from sepconv_cli.kernels.builder import (
     DEFAULT_MAX_SIZE,
@@ -24,6 +24,11 @@ from sepconv_cli.kernels.builder import (
     Param,
 )
 from sepconv_cli.spec import KernelSpec, parse, parse_per_axis
+
+#: Builder modules, imported in the order ``sepconv kernel --list`` shows them.
+FAMILIES = ("gaussian", "derivative", "smoothing", "savgol", "custom")
+for _family in FAMILIES:
+    importlib.import_module(f"sepconv_cli.kernels.{_family}")
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
