@@ -186,6 +186,35 @@ def _map_spacing(fields: dict[str, Any]) -> tuple[float | None, float | None, st
     return sx, sy, unit
 
 
+_WAVELENGTH_UNITS = {
+    "nanometers": "nm", "nanometer": "nm", "nm": "nm",
+    "micrometers": "um", "micrometer": "um", "microns": "um", "micron": "um", "um": "um",
+    "millimeters": "mm", "millimeter": "mm", "mm": "mm",
+}  # fmt: skip
+
+
+def _band_step(
+    wavelengths: list[float] | None, units: Any, bands: int
+) -> tuple[float | None, str | None]:
+    """The band spacing when the wavelengths are evenly spaced (within 1 %), else None.
+
+    Examples
+    --------
+    >>> _band_step([400.0, 410.0, 420.0], "Nanometers", 3)
+    (10.0, 'nm')
+    >>> _band_step([400.0, 410.0, 450.0], "Nanometers", 3)
+    (None, None)
+    """
+    if not wavelengths or len(wavelengths) != bands or bands < 2:
+        return None, None
+    steps = [b - a for a, b in zip(wavelengths[:-1], wavelengths[1:], strict=True)]
+    mean = (wavelengths[-1] - wavelengths[0]) / (bands - 1)
+    if mean <= 0 or max(abs(s - mean) for s in steps) > 0.01 * mean:
+        return None, None
+    unit = _WAVELENGTH_UNITS.get(str(units or "").strip().lower())
+    return mean, unit
+
+
 def _read(path: Path, *, lazy: bool = False) -> Image:
     import numpy as np
 
@@ -230,9 +259,10 @@ def _read(path: Path, *, lazy: bool = False) -> Image:
     if not lazy:
         cube = np.ascontiguousarray(cube).astype(dtype.newbyteorder("="), copy=False)
     sx, sy, unit = _map_spacing(fields)
-    image = Image(cube, "yxb", spacing=(sy, sx, None), units=(unit, unit, None))
     wavelengths = _numbers(fields.get("wavelength"))
     wl_units = fields.get("wavelength units")
+    step, step_unit = _band_step(wavelengths, wl_units, bands)
+    image = Image(cube, "yxb", spacing=(sy, sx, step), units=(unit, unit, step_unit))
     image.meta["envi"] = {key: value for key, value in fields.items() if key not in _STRUCTURAL}
     for key in _LIST_OF_NUMBERS & set(image.meta["envi"]):
         numbers = _numbers(image.meta["envi"][key])
