@@ -1,0 +1,214 @@
+"""`sepconv kernel` and `sepconv check` driven through Typer's CliRunner and a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sepconv_cli.cli.app import app
+from sepconv_cli.kernels import build_kernel
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _json(result):
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_kernel_json(runner):
+    doc = _json(runner.invoke(app, ["kernel", "gaussian:sigma=1.5x1", "--json"]))
+    assert doc["shape"] == [13, 9]
+    weights = np.array(doc["weights"])
+    np.testing.assert_allclose(weights, build_kernel("gaussian:sigma=1.5x1").weights)
+    np.testing.assert_allclose(np.outer(*doc["factors"]), weights, atol=1e-15)
+    assert doc["sum"] == pytest.approx(1.0)
+    assert doc["smoothing"] is True
+    assert doc["params"]["sigma_vox"] == [1.5, 1.0]
+    custom = _json(runner.invoke(app, ["kernel", "[[1,2],[3,5]]", "--json"]))
+    assert custom["factors"] is None
+
+
+def test_kernel_human_output_on_stderr(runner):
+    result = runner.invoke(app, ["kernel", "sobel:axis=x"])
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "exact factors" in result.stderr
+    assert "axis 0: [1, 2, 1]" in result.stderr
+    assert "axis 1: [1, 0, -1]" in result.stderr
+    gauss = runner.invoke(app, ["kernel", "gaussian:fwhm=6mm", "--spacing", "2x2x3mm"])
+    assert gauss.exit_code == 0
+    assert "truncated tail mass" in gauss.stderr
+    assert "shape 11×11×7" in gauss.stderr
+
+
+def test_kernel_gradient_magnitude_is_explained(runner):
+    result = runner.invoke(app, ["kernel", "scharr", "--ndim", "3"])
+    assert result.exit_code == 0
+    assert "gradient magnitude of 3 kernels" in result.stderr
+    doc = _json(runner.invoke(app, ["kernel", "scharr", "--json"]))
+    assert doc["combine"] == "magnitude" and len(doc["components"]) == 2
+    bad = runner.invoke(app, ["kernel", "sobel", "-o", "k.npy"])
+    assert bad.exit_code == 2
+    assert "add axis=" in bad.stderr
+
+
+@pytest.mark.parametrize("name", ["k.npy", "k.csv", "k.txt"])
+def test_kernel_output_files_round_trip(runner, tmp_path, name):
+    target = tmp_path / name
+    result = runner.invoke(app, ["kernel", "log:sigma=1", "--ndim", "3", "-o", str(target)])
+    assert result.exit_code == 0, result.stderr
+    back = build_kernel(f"@{target}", ndim=3)
+    np.testing.assert_allclose(back.weights, build_kernel("log:sigma=1", ndim=3).weights, rtol=0)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_kernel_list(runner):
+    result = runner.invoke(app, ["kernel", "--list"])
+    assert result.exit_code == 0
+    for name in ("gaussian", "sobel", "savgol", "disk", "custom", "truncate=4"):
+        assert name in result.stderr
+    doc = _json(runner.invoke(app, ["kernel", "--list", "--json"]))
+    names = [entry["name"] for entry in doc["kernels"]]
+    assert names[0] == "gaussian" and "dog" in names
+    gaussian = doc["kernels"][0]
+    assert {"key": "truncate", "default": "4"}.items() <= gaussian["keys"][4].items()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["kernel", "gausian:sigma=2"], 2, "did you mean 'gaussian'"),
+        (["kernel", "gaussian:sigam=2"], 2, "unknown key 'sigam'; did you mean 'sigma'"),
+        (["kernel", "gaussian:sigma=2mm"], 2, "spacing, which is unknown"),
+        (["kernel", "gaussian:sigma=-2"], 2, "sigma must be >= 0"),
+        (["kernel", "@missing.csv"], 1, "no such file"),
+        (["kernel"], 2, "give a kernel SPEC"),
+        (["kernel", "box", "-o", "k.bmp"], 2, "unknown kernel file type"),
+        (["kernel", "box", "--plot", "k.xyz"], 2, "unknown picture type"),
+        (["check", "box", "--tol", "-1"], 2, "--tol must be >= 0"),
+        (["check", "box", "--image-shape", "5x5x5"], 2, "give 2 positive sizes"),
+        (["check", "[[1,2],[3]]"], 2, "ragged rows"),
+    ],
+)
+def test_errors_are_one_line(runner, tmp_path, monkeypatch, args, code, message):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, args)
+    assert result.exit_code == code
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sepconv: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_check_sobel_json(runner):
+    doc = _json(runner.invoke(app, ["check", "sobel:axis=x", "--json"]))
+    assert doc["shape"] == [3, 3]
+    assert doc["rank"] == 1 and doc["separable"] is True
+    assert doc["integer_factors"]["factors"] == [[1, 2, 1], [1, 0, -1]]
+    assert doc["integer_factors"]["scale"] == "1"
+    s = doc["singular_values"]
+    assert len(s) == 3 and s[0] == pytest.approx(np.sqrt(12)) and abs(s[1]) < 1e-12
+    np.testing.assert_allclose(np.outer(*doc["factors"]), build_kernel("sobel:axis=x").weights)
+    assert doc["terms"][0] == {
+        "rank": 1,
+        "rel_error": 0.0,
+        "max_abs_error": 0.0,
+        "mults_per_voxel": 6,
+        "cancellation": pytest.approx(1.0),
+        "meets_tol": True,
+    }
+    costs = doc["costs"]
+    assert costs["direct"]["mults"] == 9 and costs["direct"]["adds"] == 8
+    assert costs["separable"]["mults"] == 6 and costs["separable"]["flops"] == 10
+    assert costs["separable"]["saving_vs_direct"] == pytest.approx(1.7)
+    assert "fft" in costs
+
+
+def test_check_disk_json_and_table(runner):
+    doc = _json(runner.invoke(app, ["check", "disk:radius=5", "--json", "--max-rank", "4"]))
+    assert doc["separable"] is False and doc["factors"] is None
+    errors = [t["rel_error"] for t in doc["terms"]]
+    assert [t["rank"] for t in doc["terms"]] == [1, 2, 3, 4]
+    assert errors[0] > errors[-1]
+    assert [t["mults_per_voxel"] for t in doc["terms"]] == [22, 44, 66, 88]
+    human = runner.invoke(app, ["check", "disk:radius=5", "--max-rank", "4"])
+    assert human.exit_code == 0
+    assert "singular values" in human.stderr
+    assert "best sum of r separable terms" in human.stderr
+    assert "saving vs direct" in human.stderr
+
+
+def test_check_nd_partial_split(runner, tmp_path):
+    rng = np.random.default_rng(5)
+    cube = np.multiply.outer(rng.uniform(0.1, 1, (5, 5)), np.array([1.0, 2.0, 1.0]))
+    np.save(tmp_path / "cube.npy", cube)
+    doc = _json(runner.invoke(app, ["check", str(tmp_path / "cube.npy"), "--json"]))
+    assert doc["ndim"] == 3 and doc["singular_values"] is None
+    assert doc["unfolding_ranks"] == [5, 5, 1]
+    assert {"groups": [[0, 1], [2]], "rank": 1} in doc["splits"]
+    human = runner.invoke(app, ["check", str(tmp_path / "cube.npy")])
+    assert "2-D ⊗ 1-D kernel" in human.stderr
+
+
+def test_check_gradient_magnitude_components(runner):
+    doc = _json(runner.invoke(app, ["check", "prewitt", "--ndim", "3", "--json"]))
+    assert doc["combine"] == "magnitude"
+    assert len(doc["components"]) == 3
+    assert doc["separable"] is True
+    assert doc["components"][2]["integer_factors"]["factors"] == [[1, 1, 1], [1, 1, 1], [1, 0, -1]]
+
+
+def test_check_file_argument_without_at(runner, tmp_path):
+    path = tmp_path / "k.csv"
+    path.write_text("1,2,1\n2,4,2\n1,2,1\n")
+    doc = _json(runner.invoke(app, ["check", str(path), "--json"]))
+    assert doc["rank"] == 1
+    assert doc["integer_factors"]["scale"] == "1/16"
+
+
+def test_require_separable_exit_codes_in_a_subprocess():
+    base = [sys.executable, "-m", "sepconv_cli", "check"]
+    failed = subprocess.run(
+        [*base, "laplace", "--require-separable"], capture_output=True, text=True, timeout=120
+    )
+    assert failed.returncode == 4
+    assert "not separable" in failed.stderr
+    assert "rank 2" in failed.stderr
+    passed = subprocess.run(
+        [*base, "gaussian:sigma=2", "--require-separable", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert passed.returncode == 0
+    assert json.loads(passed.stdout)["separable"] is True
+
+
+def test_plots_are_written(runner, tmp_path):
+    for args in (
+        ["kernel", "savgol:window=9", "--plot"],
+        ["kernel", "sobel:axis=y", "--plot"],
+        ["kernel", "disk:radius=3", "--plot"],
+        ["kernel", "gaussian:sigma=1", "--ndim", "3", "--plot"],
+        ["check", "disk:radius=3", "--plot"],
+        ["check", "log:sigma=1", "--ndim", "3", "--max-rank", "3", "--plot"],
+    ):
+        target = tmp_path / f"{len(list(tmp_path.iterdir()))}.png"
+        result = runner.invoke(app, [*args, str(target)])
+        assert result.exit_code == 0, result.stderr
+        assert target.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_plot_without_matplotlib_says_how_to_install(runner, tmp_path, monkeypatch):
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    result = runner.invoke(app, ["kernel", "box", "--plot", str(tmp_path / "k.png")])
+    assert result.exit_code == 1
+    assert "pip install 'sepconv-cli[plot]'" in result.stderr
+    assert not (tmp_path / "k.png").exists()
