@@ -240,8 +240,16 @@ def _glob_root(pattern: str) -> str:
     return root or "."
 
 
-def _walk(folder: str, recursive: bool) -> Iterator[str]:
-    """Files under ``folder`` (sorted, hidden entries skipped, Zarr stores as files)."""
+def _walk(folder: str, recursive: bool, seen: set[str] | None = None) -> Iterator[str]:
+    """Files under ``folder`` (sorted, hidden entries skipped, Zarr stores as files).
+
+    A folder reached twice through symbolic links is walked once.
+    """
+    seen = set() if seen is None else seen
+    key = os.path.realpath(folder)
+    if key in seen:
+        return
+    seen.add(key)
     try:
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except OSError as exc:
@@ -253,7 +261,7 @@ def _walk(folder: str, recursive: bool) -> Iterator[str]:
             if _is_directory_image(entry.name):
                 yield entry.path
             elif recursive:
-                yield from _walk(entry.path, recursive)
+                yield from _walk(entry.path, recursive, seen)
         else:
             yield entry.path
 
@@ -992,6 +1000,32 @@ def run_batch(
         summary.interrupted = True
     summary.elapsed_s = time.perf_counter() - start
     return summary
+
+
+def apply_task(task: Task, options: Any) -> dict[str, Any]:
+    """The per-file job of ``sepconv apply``: :func:`sepconv_cli.pipeline.apply_file`.
+
+    Creates the output's folder first (not for a dry run). ``options`` is an
+    :class:`~sepconv_cli.engine.ApplyOptions`; the task's output format replaces
+    ``options.format`` when set. In a batch use ``functools.partial(apply_task,
+    options=options)`` (picklable).
+
+    Examples
+    --------
+    >>> import functools
+    >>> from sepconv_cli.engine import ApplyOptions
+    >>> worker = functools.partial(apply_task, options=ApplyOptions(kernels=("box:size=3",)))
+    >>> run_task(worker, Task(InputFile("missing.png", ".", "missing.png"), "out.png"))["status"]
+    'failed'
+    """
+    from sepconv_cli.pipeline import apply_file
+
+    if task.format is not None:
+        options = dataclasses.replace(options, format=task.format)
+    folder = os.path.dirname(task.output)
+    if task.output != "-" and folder and not options.dry_run:
+        os.makedirs(folder, exist_ok=True)
+    return apply_file(task.input.path, task.output, options)
 
 
 def default_jobs() -> int:

@@ -145,3 +145,9 @@ def test_missing_file_is_kept_for_the_worker_to_report(tmp_path: Path) -> None:
 )
 def test_split_ext(name: str, expected: tuple[str, str]) -> None:
     assert split_ext(name) == expected
+
+
+def test_symlink_loops_are_walked_once(tree: Path) -> None:
+    (tree / "sub" / "loop").symlink_to(tree, target_is_directory=True)
+    found = expand_inputs([str(tree)], recursive=True)
+    assert rels(found) == ["a.npy", "b.npy", "sub/c.npy", "sub/deeper/d.npy"]
