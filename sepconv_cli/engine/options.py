@@ -43,6 +43,45 @@ def default_memory_limit() -> int:
         return 2 * 2**30
 
 
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 10**3,
+    "kb": 10**3,
+    "m": 10**6,
+    "mb": 10**6,
+    "g": 10**9,
+    "gb": 10**9,
+    "t": 10**12,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+
+
+def parse_size(text: str | int | float) -> int:
+    """A byte count from ``"512MiB"``, ``"4GB"``, ``"2e9"`` or a number.
+
+    Examples
+    --------
+    >>> parse_size("512MiB"), parse_size("4GB"), parse_size("2e9"), parse_size(100)
+    (536870912, 4000000000, 2000000000, 100)
+    """
+    if isinstance(text, (int, float)):
+        return int(text)
+    value = text.strip().lower().replace(" ", "")
+    number = value.rstrip("kmgtib")
+    unit = value[len(number) :]
+    try:
+        return int(float(number) * _SIZE_UNITS[unit])
+    except (ValueError, KeyError):
+        raise UsageError(
+            f"--memory-limit {text!r}: give a size such as 512MiB, 4GB or 2e9"
+        ) from None
+
+
 @dataclass
 class ApplyOptions:
     """Everything a run of ``sepconv apply`` can be told; validated by :meth:`normalized`.
@@ -110,7 +149,7 @@ class ApplyOptions:
     mask: Any = None
     spectral: str | None = None
     axes: str | None = None
-    memory_limit: int | None = None
+    memory_limit: int | str | None = None
     chunks: str | None = None
     scheduler: str | None = None
     workers: int | None = None
@@ -149,7 +188,8 @@ class ApplyOptions:
                     f"--dtype {self.dtype!r}: use an integer or float dtype (uint8, int16, "
                     "float32, ...)"
                 )
-        if self.memory_limit is not None and self.memory_limit <= 0:
+        memory_limit = None if self.memory_limit is None else parse_size(self.memory_limit)
+        if memory_limit is not None and memory_limit <= 0:
             raise UsageError(f"--memory-limit must be > 0, got {self.memory_limit}")
         if not self.kernels and not self.spectral:
             raise UsageError("no kernel given: use -k SPEC (e.g. -k gaussian:sigma=2)")
@@ -161,5 +201,5 @@ class ApplyOptions:
             mode=canonical_mode(self.mode),
             nan=NAN_POLICIES.canonical(self.nan),
             cval=float(self.cval),
-            memory_limit=self.memory_limit or default_memory_limit(),
+            memory_limit=memory_limit or default_memory_limit(),
         )

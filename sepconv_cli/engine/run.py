@@ -160,8 +160,24 @@ def apply(
     (array([0, 1, 2], dtype=uint8), dtype('uint8'), 'separable')
     """
     start = time.perf_counter()
-    options = options or ApplyOptions()
-    p = plan(image, kernels, options)
+    p = plan(image, kernels, options or ApplyOptions())
+    image, report = execute(image, p)
+    report.total_s = time.perf_counter() - start
+    return image, report
+
+
+def execute(image: Image, p: Plan) -> tuple[Image, Report]:
+    """Run an existing plan on an in-memory image (what :func:`apply` does after planning).
+
+    Examples
+    --------
+    >>> from sepconv_cli.kernels.base import Kernel
+    >>> img = Image(np.ones((4, 4), np.float32), "yx")
+    >>> out, report = execute(img, plan(img, [Kernel(np.ones((3, 3)) / 9)]))
+    >>> float(out.data.sum()), report.plan.steps[0].method
+    (16.0, 'separable')
+    """
+    start = time.perf_counter()
     if p.axes != image.axes:
         image = image.with_axes(p.axes)
     report = Report(p)

@@ -1,0 +1,168 @@
+"""`sepconv apply` for one input: outputs, report, JSON, dry run and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from sepconv_cli.cli.app import app
+
+
+@pytest.fixture
+def volume(tmp_path):
+    rng = np.random.default_rng(0)
+    data = rng.random((12, 14, 16)).astype(np.float32)
+    path = tmp_path / "vol.npy"
+    np.save(path, data)
+    return path, data
+
+
+def test_apply_writes_the_filtered_volume_and_reports(runner, volume, tmp_path):
+    path, data = volume
+    out = tmp_path / "out.npy"
+    result = runner.invoke(app, ["apply", str(path), "-k", "gaussian:sigma=1.5", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    np.testing.assert_allclose(
+        np.load(out), ndimage.gaussian_filter(data.astype(np.float64), 1.5), atol=1e-6
+    )
+    for text in ("separable *", "direct", "fft", "MACs/vox", "GMAC/s", "sigma 1.5x1.5x1.5 vox"):
+        assert text in result.stderr
+    assert result.stdout == ""
+
+
+def test_json_report_on_stdout_and_report_file(runner, volume, tmp_path):
+    path, _ = volume
+    report = tmp_path / "report.json"
+    result = runner.invoke(
+        app,
+        [
+            "apply",
+            str(path),
+            "-k",
+            "log:sigma=1",
+            "-o",
+            str(tmp_path / "o.npy"),
+            "--json",
+            "--report",
+            str(report),
+            "--verify",
+            "--quiet",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc == json.loads(report.read_text())
+    assert doc["method"] == "lowrank" and doc["kernels"][0]["rank"] == 3
+    assert set(doc["ops"]) == {"direct", "lowrank", "fft"}
+    assert doc["time_s"] > 0 and doc["total_s"] >= doc["time_s"]
+    assert doc["verify"]["max_abs_error"] < 1e-5
+    assert result.stderr == ""
+
+
+def test_dry_run_writes_nothing(runner, volume, tmp_path):
+    path, _ = volume
+    out = tmp_path / "never.npy"
+    result = runner.invoke(
+        app, ["apply", str(path), "-k", "disk:radius=2", "-o", str(out), "--dry-run", "--json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert not out.exists()
+    doc = json.loads(result.stdout)
+    assert doc["dry_run"] is True and doc["time_s"] is None
+    assert "dry run" in result.stderr
+
+
+def test_chain_spectral_and_options(runner, tmp_path):
+    rng = np.random.default_rng(1)
+    cube = rng.random((10, 11, 20)).astype(np.float32)
+    path = tmp_path / "cube.npy"
+    np.save(path, cube)
+    out = tmp_path / "c.npy"
+    result = runner.invoke(
+        app,
+        [
+            "apply",
+            str(path),
+            "--axes",
+            "yxb",
+            "-k",
+            "box:size=3",
+            "--spectral",
+            "box:size=5",
+            "--mode",
+            "replicate",
+            "--method",
+            "fft",
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    expected = ndimage.uniform_filter(cube.astype(np.float64), (3, 3, 5), mode="nearest")
+    np.testing.assert_allclose(np.load(out), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--method", "fastest"], "unknown method 'fastest'"),
+        (["--mode", "bounce"], "unknown boundary mode 'bounce'"),
+        (["--spectral", "box:size=3"], "--spectral needs a band axis"),
+        (["-k", "[[[1,2],[3,4]],[[1,2],[3,4]]]"], "3 axes"),
+        (["--nan", "skip"], "unknown NaN policy"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(runner, tmp_path, args, message):
+    path = tmp_path / "img.npy"
+    np.save(path, np.zeros((8, 9), np.float32))
+    base = ["apply", str(path), "-o", str(tmp_path / "o.npy")]
+    if "-k" not in args:
+        base += ["-k", "box:size=3"]
+    result = runner.invoke(app, base + args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sepconv: error:")
+    assert message in lines[0]
+    assert not (tmp_path / "o.npy").exists()
+
+
+def test_mask_of_another_shape_exit_2(runner, tmp_path):
+    path, mask = tmp_path / "img.npy", tmp_path / "mask.npy"
+    np.save(path, np.zeros((8, 9), np.float32))
+    np.save(mask, np.ones((8, 8), np.uint8))
+    result = runner.invoke(
+        app,
+        [
+            "apply",
+            str(path),
+            "-k",
+            "box:size=3",
+            "--mask",
+            str(mask),
+            "-o",
+            str(tmp_path / "o.npy"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "--mask shape 8x8" in result.stderr
+
+
+def test_subprocess_exit_code_and_plain_report(tmp_path):
+    path = tmp_path / "img.npy"
+    np.save(path, np.arange(64, dtype=np.uint16).reshape(8, 8))
+    base = [sys.executable, "-m", "sepconv_cli", "apply", str(path), "-o", str(tmp_path / "o.npy")]
+    bad = subprocess.run(
+        [*base, "-k", "box:size=3", "--method", "nope"], capture_output=True, text=True, check=False
+    )
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    ok = subprocess.run(
+        [*base, "-k", "gaussian:sigma=1"], capture_output=True, text=True, check=False
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "\x1b[" not in ok.stderr and "separable *" in ok.stderr
+    assert np.load(tmp_path / "o.npy").dtype == np.uint16
