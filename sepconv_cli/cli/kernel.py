@@ -105,10 +105,13 @@ def _show(kernel: Any) -> None:
     console.print(f"  {kind}; radius per axis {', '.join(map(str, kernel.radius))}")
     params = kernel.params
     if "sigma_vox" in params:
-        console.print(
-            f"  sigma (voxels) {vector(params['sigma_vox'])}, radius {vector(params['radius'])}"
-            + (f", truncated tail mass {params['tail_mass']:.3g}" if "tail_mass" in params else "")
-        )
+        extra = [f"sigma (voxels) {vector(params['sigma_vox'])}"]
+        if "tail_mass" in params:
+            extra.append(f"radius {vector(params['radius'])}")
+            extra.append(f"truncated tail mass {params['tail_mass']:.3g}")
+        else:
+            extra[0] = "equivalent " + extra[0]
+        console.print("  " + ", ".join(extra))
     if "sigma1_vox" in params:
         console.print(
             f"  sigma1 (voxels) {vector(params['sigma1_vox'])}, "
@@ -192,11 +195,12 @@ def _list_document() -> list[dict[str, Any]]:
 
 
 def _show_list() -> None:
+    from rich import box
     from rich.table import Table
 
     from sepconv_cli.cli.console import err_console
 
-    table = Table(title="kernels (sepconv kernel NAME:key=value,...)", show_lines=False)
+    table = Table(title="kernels (sepconv kernel NAME:key=value,...)", box=box.SIMPLE_HEAD)
     table.add_column("kernel", style="bold", no_wrap=True)
     table.add_column("keys (default)", no_wrap=True)
     table.add_column("what it is")

@@ -212,3 +212,30 @@ def test_plot_without_matplotlib_says_how_to_install(runner, tmp_path, monkeypat
     assert result.exit_code == 1
     assert "pip install 'sepconv-cli[plot]'" in result.stderr
     assert not (tmp_path / "k.png").exists()
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "gaussian:sigma=1",
+        "log:sigma=1",
+        "dog:sigma1=1,sigma2=2",
+        "sobel",
+        "scharr:axis=y",
+        "prewitt:axis=0",
+        "laplace",
+        "box:size=4",
+        "binomial:n=3",
+        "disk:radius=2",
+        "savgol:window=5",
+        "[[1,2,1],[2,4,2],[1,2,1]]",
+        "[1,-1]",
+    ],
+)
+def test_every_kernel_family_shows_and_checks(runner, spec):
+    shown = runner.invoke(app, ["kernel", spec])
+    assert shown.exit_code == 0, shown.stderr
+    assert "shape" in shown.stderr
+    checked = runner.invoke(app, ["check", spec, "--max-rank", "3", "--json"])
+    doc = _json(checked)
+    assert doc["rank"] >= 0 and len(doc["terms"]) >= 1
