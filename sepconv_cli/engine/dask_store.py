@@ -133,6 +133,12 @@ class ChunkTarget:
         self.dtype = np.dtype(self.dtype)
         if not self.path.parent.is_dir():
             raise FormatError(f"output directory {str(self.path.parent)!r} does not exist")
+        if self.path.is_dir() and not self.path.is_symlink():
+            markers = {".zarray", ".zgroup", "zarr.json"} & {p.name for p in self.path.iterdir()}
+            if self.format != "zarr" or not markers:
+                raise FormatError(
+                    f"{self.path}: is a directory that is not a Zarr store; refusing to replace it"
+                )
         self.tmp = temporary_sibling(self.path)
         try:
             if self.format == "npy":

@@ -50,7 +50,7 @@ FORMAT_MODULES: tuple[str, ...] = (
     "nifti_format",
     "npy_format",
     "envi_format",
-    # "zarr_format",  # Dask engineer's module: add once sepconv_cli/io/zarr_format.py exists
+    "zarr_format",
 )
 
 for _module in FORMAT_MODULES:

@@ -23,6 +23,7 @@ import numpy as np
 
 from sepconv_cli.errors import FormatError
 from sepconv_cli.image import AXIS_ROLES, Image, normalize_unit, validate_axes
+from sepconv_cli.io.formats import FileFormat, register_format
 
 NAME = "zarr"
 SUFFIXES = (".zarr", ".ome.zarr")
@@ -351,3 +352,35 @@ def write(
     except BaseException:
         target.abort()
         raise
+
+
+def _sniff(head: bytes, path: Path) -> bool:
+    return sniff(path)
+
+
+def _read(path: Path, *, lazy: bool = False) -> Image:
+    return read(path, lazy=lazy)
+
+
+def _write(image: Image, paths: tuple[Path, ...]) -> None:
+    (path,) = paths
+    write(image, path)
+
+
+register_format(
+    FileFormat(
+        name=NAME,
+        description=(
+            "Zarr store (directory; .ome.zarr = OME-Zarr NGFF 0.4 image, level 0 read): "
+            "lazy, chunked, any size"
+        ),
+        suffixes=(".zarr", ".ome.zarr"),
+        sniff=_sniff,
+        read=_read,
+        write=_write,
+        supports_lazy=True,
+        streamable=False,
+        directory=True,
+        aliases=("ome-zarr", "omezarr", "ngff"),
+    )
+)
