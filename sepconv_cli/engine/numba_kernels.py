@@ -1,0 +1,427 @@
+"""Compiled Numba kernels behind :mod:`sepconv_cli.engine.numba_backend`.
+
+Every kernel works on a C-contiguous view of the array reshaped around the filtered axes, so one
+compiled specialisation serves every ndim and axis; the boundary mode is an int argument
+(:data:`MODE_CODES`). The data flow is the same everywhere: gather input rows into a small,
+cache-resident padded buffer whose halo is filled by the boundary rule, then run the stencil
+with the tap loop outside (four taps per sweep, so the accumulator is loaded and stored once
+per four taps) and a unit-stride loop over slice views inside — the form LLVM vectorises.
+Inputs may be float32, float64 or small integers (converted to the accumulator type on the fly);
+outputs float32, float64 or integers (rounded half to even, clipped).
+
+Compilation is ``cache=True`` into ``NUMBA_CACHE_DIR``, which :mod:`numba_backend` sets before
+this module (and numba) is imported.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+#: Boundary mode name -> the int code the kernels take.
+MODE_CODES: dict[str, int] = {"reflect": 0, "mirror": 1, "nearest": 2, "constant": 3, "wrap": 4}
+
+# Fused multiply-add contraction and no signed-zero bookkeeping only: NaN and infinities still
+# propagate as in scipy, and results differ from an unfused loop by float rounding only.
+_FAST = {"contract", "nsz"}
+_OPTS = {"cache": True, "nogil": True, "fastmath": _FAST}
+
+
+@njit(cache=True, nogil=True)
+def extend_index(j, n, mode):
+    """Index of ``j`` (any integer) inside an axis of length ``n`` under ``mode``; -1: constant.
+
+    Periodic extension (reflect: period 2n, mirror: 2n - 2, wrap: n), so kernels longer than
+    the axis see reflections of reflections exactly as scipy.ndimage does.
+    """
+    if 0 <= j < n:
+        return j
+    if mode == 3:
+        return -1
+    if mode == 2:
+        return 0 if j < 0 else n - 1
+    if mode == 4:
+        return j % n
+    if mode == 0:
+        m = j % (2 * n)
+        return m if m < n else 2 * n - 1 - m
+    if n == 1:
+        return 0
+    m = j % (2 * n - 2)
+    return m if m < n else 2 * n - 2 - m
+
+
+@njit(**_OPTS)
+def _madd4(acc, init, w0, s0, w1, s1, w2, s2, w3, s3):
+    """``acc (=|+=) w0*s0 + w1*s1 + w2*s2 + w3*s3`` elementwise."""
+    m = acc.shape[0]
+    if init:
+        for j in range(m):
+            acc[j] = w0 * s0[j] + w1 * s1[j] + w2 * s2[j] + w3 * s3[j]
+    else:
+        for j in range(m):
+            acc[j] += w0 * s0[j] + w1 * s1[j] + w2 * s2[j] + w3 * s3[j]
+
+
+@njit(**_OPTS)
+def _madd1(acc, init, w0, s0):
+    """``acc (=|+=) w0*s0`` elementwise."""
+    m = acc.shape[0]
+    if init:
+        for j in range(m):
+            acc[j] = w0 * s0[j]
+    else:
+        for j in range(m):
+            acc[j] += w0 * s0[j]
+
+
+@njit(**_OPTS)
+def _stencil(buf, weights, stride, acc):
+    """``acc[j] = sum_k weights[k] * buf[k * stride + j]`` for ``j < len(acc)``."""
+    m = acc.shape[0]
+    taps = weights.shape[0]
+    k = 0
+    while k + 4 <= taps:
+        b = k * stride
+        _madd4(
+            acc,
+            k == 0,
+            weights[k],
+            buf[b : b + m],
+            weights[k + 1],
+            buf[b + stride : b + stride + m],
+            weights[k + 2],
+            buf[b + 2 * stride : b + 2 * stride + m],
+            weights[k + 3],
+            buf[b + 3 * stride : b + 3 * stride + m],
+        )
+        k += 4
+    while k < taps:
+        _madd1(acc, k == 0, weights[k], buf[k * stride : k * stride + m])
+        k += 1
+
+
+@njit(**_OPTS)
+def _store(dst, acc, lo, hi):
+    """Round half to even, clip to ``[lo, hi]`` and store ``acc`` into integer ``dst``."""
+    for j in range(dst.shape[0]):
+        v = np.rint(acc[j])
+        if v < lo:
+            v = lo
+        elif v > hi:
+            v = hi
+        dst[j] = v
+
+
+@njit(**_OPTS)
+def _emit(buf, weights, stride, acc, dst, lo, hi, is_int):
+    """Run :func:`_stencil` into ``dst`` (through ``acc`` when ``dst`` is an integer type)."""
+    if is_int:
+        _stencil(buf, weights, stride, acc)
+        _store(dst, acc, lo, hi)
+    else:
+        _stencil(buf, weights, stride, dst)
+
+
+@njit(**_OPTS)
+def _fill_halo(buf, lead, n, inner, mode, cval):
+    """Fill halo rows ``[0, lead)`` and ``[lead + n, rows)`` of a flat padded line buffer.
+
+    ``buf`` holds ``rows = len(buf) // inner`` rows of ``inner`` values; rows ``lead`` to
+    ``lead + n - 1`` already hold the line.
+    """
+    rows = buf.shape[0] // inner
+    for p in range(rows):
+        if p == lead:
+            break
+        _copy_halo_row(buf, p, lead, n, inner, mode, cval)
+    for p in range(lead + n, rows):
+        _copy_halo_row(buf, p, lead, n, inner, mode, cval)
+
+
+@njit(**_OPTS)
+def _copy_halo_row(buf, p, lead, n, inner, mode, cval):
+    q = extend_index(p - lead, n, mode)
+    if q < 0:
+        for c in range(inner):
+            buf[p * inner + c] = cval
+    else:
+        for c in range(inner):
+            buf[p * inner + c] = buf[(lead + q) * inner + c]
+
+
+@njit(**_OPTS)
+def _halo_rows(buf, lead, n, mode, cval):
+    """Fill halo rows of a 2-D padded buffer whose rows ``lead .. lead + n - 1`` hold data."""
+    rows, width = buf.shape
+    for p in range(lead):
+        _copy_halo_row(buf.reshape(rows * width), p, lead, n, width, mode, cval)
+    for p in range(lead + n, rows):
+        _copy_halo_row(buf.reshape(rows * width), p, lead, n, width, mode, cval)
+
+
+@njit(parallel=True, **_OPTS)
+def pass_lines(src, dst, weights, lead, mode, cval, lo, hi, is_int, nchunks):
+    """One 1-D pass along axis 1 of ``(outer, n, inner)`` views, for small ``inner``.
+
+    Each outer index's ``n * inner`` contiguous values are gathered into a padded buffer first,
+    so the pass is safe in place (``src is dst``).
+    """
+    outer, n, inner = src.shape
+    taps = weights.shape[0]
+    acc_t = weights.dtype
+    m = n * inner
+    per = (outer + nchunks - 1) // nchunks
+    for chunk in prange(nchunks):
+        buf = np.empty((n + taps - 1) * inner, acc_t)
+        acc = np.empty(m, acc_t)
+        body = buf[lead * inner : lead * inner + m]
+        for o in range(chunk * per, min(outer, (chunk + 1) * per)):
+            line = src[o].reshape(m)
+            for j in range(m):
+                body[j] = line[j]
+            _fill_halo(buf, lead, n, inner, mode, cval)
+            _emit(buf, weights, inner, acc, dst[o].reshape(m), lo, hi, is_int)
+
+
+@njit(parallel=True, **_OPTS)
+def pass_tiles(src, dst, weights, lead, mode, cval, lo, hi, is_int, tile, nchunks):
+    """One 1-D pass along axis 1 of ``(outer, n, inner)`` views, for large ``inner``.
+
+    Work items are column tiles ``(o, inner[t0:t0+tile])``; each gathers its ``n`` rows into a
+    padded ``(n + taps - 1, tile)`` buffer (so the pass is safe in place) and writes its
+    output rows. Items are split into ``nchunks`` contiguous chunks reusing one buffer each.
+    """
+    outer, n, inner = src.shape
+    taps = weights.shape[0]
+    acc_t = weights.dtype
+    ntiles = (inner + tile - 1) // tile
+    items = outer * ntiles
+    per = (items + nchunks - 1) // nchunks
+    for chunk in prange(nchunks):
+        full = np.empty((n + taps - 1) * tile, acc_t)
+        acc_full = np.empty(tile, acc_t)
+        for item in range(chunk * per, min(items, (chunk + 1) * per)):
+            o = item // ntiles
+            t0 = (item % ntiles) * tile
+            tw = min(tile, inner - t0)
+            buf = full[: (n + taps - 1) * tw].reshape(n + taps - 1, tw)
+            for i in range(n):
+                s = src[o, i, t0 : t0 + tw]
+                b = buf[lead + i]
+                for c in range(tw):
+                    b[c] = s[c]
+            _halo_rows(buf, lead, n, mode, cval)
+            flat = full[: (n + taps - 1) * tw]
+            for i in range(n):
+                _emit(
+                    flat[i * tw :],
+                    weights,
+                    tw,
+                    acc_full[:tw],
+                    dst[o, i, t0 : t0 + tw],
+                    lo,
+                    hi,
+                    is_int,
+                )
+
+
+@njit(**_OPTS)
+def _taps_at(i, weights, lead, n, mode, cval, qv, wv):
+    """Rows ``extend(i + k - lead)`` with their weights in ``qv``/``wv``; return (count, const).
+
+    Rows outside a constant-mode axis are dropped and their ``weight * cval`` summed instead.
+    """
+    nv = 0
+    cfill = 0.0
+    for k in range(weights.shape[0]):
+        q = extend_index(i + k - lead, n, mode)
+        if q < 0:
+            cfill += weights[k] * cval
+        else:
+            qv[nv] = q
+            wv[nv] = weights[k]
+            nv += 1
+    return nv, cfill
+
+
+@njit(**_OPTS)
+def _add_const(body, nv, cfill):
+    if nv == 0:
+        for j in range(body.shape[0]):
+            body[j] = cfill
+    elif cfill != 0.0:
+        for j in range(body.shape[0]):
+            body[j] += cfill
+
+
+@njit(**_OPTS)
+def _combine_rows(src, o, i, t0, weights, lead, n, mode, cval, body, qv, wv):
+    """``body = sum_k weights[k] * src[o, extend(i + k - lead), t0:]`` (cval for constant)."""
+    m = body.shape[0]
+    t1 = t0 + m
+    nv, cfill = _taps_at(i, weights, lead, n, mode, cval, qv, wv)
+    k = 0
+    while k + 4 <= nv:
+        _madd4(
+            body,
+            k == 0,
+            wv[k],
+            src[o, qv[k], t0:t1],
+            wv[k + 1],
+            src[o, qv[k + 1], t0:t1],
+            wv[k + 2],
+            src[o, qv[k + 2], t0:t1],
+            wv[k + 3],
+            src[o, qv[k + 3], t0:t1],
+        )
+        k += 4
+    while k < nv:
+        _madd1(body, k == 0, wv[k], src[o, qv[k], t0:t1])
+        k += 1
+    _add_const(body, nv, cfill)
+
+
+@njit(**_OPTS)
+def _combine_planes(src, o, i, row, weights, lead, n, mode, cval, body, qv, wv):
+    """``body = sum_k weights[k] * src[o, extend(i + k - lead), row]`` (cval for constant)."""
+    nv, cfill = _taps_at(i, weights, lead, n, mode, cval, qv, wv)
+    k = 0
+    while k + 4 <= nv:
+        _madd4(
+            body,
+            k == 0,
+            wv[k],
+            src[o, qv[k], row],
+            wv[k + 1],
+            src[o, qv[k + 1], row],
+            wv[k + 2],
+            src[o, qv[k + 2], row],
+            wv[k + 3],
+            src[o, qv[k + 3], row],
+        )
+        k += 4
+    while k < nv:
+        _madd1(body, k == 0, wv[k], src[o, qv[k], row])
+        k += 1
+    _add_const(body, nv, cfill)
+
+
+@njit(parallel=True, **_OPTS)
+def pass_window(src, dst, weights, lead, mode, cval, lo, hi, is_int, tile, nchunks):
+    """One 1-D pass along axis 1 of ``(outer, n, inner)`` views, for large ``inner``, not in place.
+
+    Work items are ``(o, column tile, row chunk)``; each slides down its rows reading the taps'
+    input rows straight from ``src`` (they stay in cache from one output row to the next).
+    """
+    outer, n, inner = src.shape
+    taps = weights.shape[0]
+    acc_t = weights.dtype
+    ntiles = (inner + tile - 1) // tile
+    per = (n + nchunks - 1) // nchunks
+    for item in prange(outer * ntiles * nchunks):
+        o = item // (ntiles * nchunks)
+        t0 = ((item // nchunks) % ntiles) * tile
+        chunk = item % nchunks
+        tw = min(tile, inner - t0)
+        acc = np.empty(tw, acc_t)
+        qv = np.empty(taps, np.int64)
+        wv = np.empty(taps, acc_t)
+        for i in range(chunk * per, min(n, (chunk + 1) * per)):
+            if is_int:
+                _combine_rows(src, o, i, t0, weights, lead, n, mode, cval, acc, qv, wv)
+                _store(dst[o, i, t0 : t0 + tw], acc, lo, hi)
+            else:
+                out = dst[o, i, t0 : t0 + tw]
+                _combine_rows(src, o, i, t0, weights, lead, n, mode, cval, out, qv, wv)
+
+
+@njit(parallel=True, **_OPTS)
+def pass_fused2(
+    src, dst, wa, lead_a, mode_a, wb, lead_b, mode_b, inner, cval, lo, hi, is_int, nchunks
+):
+    """Two fused 1-D passes along axes 1 and 2 of ``(outer, na, nb * inner)`` views.
+
+    For each output row ``i`` the axis-1 pass combines ``len(wa)`` input rows straight into the
+    middle of a padded line buffer, whose halo is then filled by the mode, and the axis-2 pass
+    (stride ``inner``) writes the output row: the input is read once and the output written
+    once. Rows run in contiguous chunks so the rows a chunk re-reads stay in cache. Not safe in
+    place.
+    """
+    outer, na, m = src.shape
+    nb = m // inner
+    acc_t = wa.dtype
+    per = (na + nchunks - 1) // nchunks
+    for item in prange(outer * nchunks):
+        o = item // nchunks
+        chunk = item % nchunks
+        buf = np.empty((nb + wb.shape[0] - 1) * inner, acc_t)
+        acc = np.empty(m, acc_t)
+        qv = np.empty(wa.shape[0], np.int64)
+        wv = np.empty(wa.shape[0], acc_t)
+        body = buf[lead_b * inner : lead_b * inner + m]
+        for i in range(chunk * per, min(na, (chunk + 1) * per)):
+            _combine_rows(src, o, i, 0, wa, lead_a, na, mode_a, cval, body, qv, wv)
+            _fill_halo(buf, lead_b, nb, inner, mode_b, cval)
+            _emit(buf, wb, inner, acc, dst[o, i], lo, hi, is_int)
+
+
+@njit(parallel=True, **_OPTS)
+def pass_fused3(
+    src,
+    dst,
+    wa,
+    lead_a,
+    mode_a,
+    wb,
+    lead_b,
+    mode_b,
+    wc,
+    lead_c,
+    mode_c,
+    inner,
+    cval,
+    lo,
+    hi,
+    is_int,
+    tile,
+    nchunks,
+):
+    """Three fused 1-D passes along axes 1, 2 and 3 of ``(outer, na, nb, nc * inner)`` views.
+
+    Work items are ``(o, tile of axis-2 rows, chunk of axis-1 planes)``. For each plane ``z`` the
+    axis-1 pass combines input rows into a cache-resident block of the tile's rows plus their
+    halo, then each output row is the axis-2 pass over that block followed by the axis-3 pass
+    over a padded line: one sweep reads the input once and writes the output once. Tiles are
+    sized so the input planes a sliding item re-reads stay in the last-level cache.
+    """
+    outer, na, nb, m = src.shape
+    nc = m // inner
+    kb = wb.shape[0]
+    acc_t = wa.dtype
+    ntiles = (nb + tile - 1) // tile
+    per = (na + nchunks - 1) // nchunks
+    for item in prange(outer * ntiles * nchunks):
+        o = item // (ntiles * nchunks)
+        y0 = ((item // nchunks) % ntiles) * tile
+        chunk = item % nchunks
+        th = min(tile, nb - y0)
+        block = np.empty((th + kb - 1) * m, acc_t)
+        buf = np.empty((nc + wc.shape[0] - 1) * inner, acc_t)
+        acc = np.empty(m, acc_t)
+        qv = np.empty(wa.shape[0], np.int64)
+        wv = np.empty(wa.shape[0], acc_t)
+        body = buf[lead_c * inner : lead_c * inner + m]
+        for z in range(chunk * per, min(na, (chunk + 1) * per)):
+            for p in range(th + kb - 1):
+                q = extend_index(y0 + p - lead_b, nb, mode_b)
+                row = block[p * m : (p + 1) * m]
+                if q < 0:
+                    for j in range(m):
+                        row[j] = cval
+                else:
+                    _combine_planes(src, o, z, q, wa, lead_a, na, mode_a, cval, row, qv, wv)
+            for y in range(th):
+                _stencil(block[y * m :], wb, m, body)
+                _fill_halo(buf, lead_c, nc, inner, mode_c, cval)
+                _emit(buf, wc, inner, acc, dst[o, z, y0 + y], lo, hi, is_int)
