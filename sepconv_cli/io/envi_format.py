@@ -182,15 +182,22 @@ def _map_spacing(fields: dict[str, Any]) -> tuple[float | None, float | None, st
     for item in info:
         match = re.match(r"units\s*=\s*(\S+)", item, re.IGNORECASE)
         if match:
-            unit = normalize_unit(match.group(1)) or "m"
+            unit = length_unit(match.group(1)) or "m"
     return sx, sy, unit
 
 
-_WAVELENGTH_UNITS = {
-    "nanometers": "nm", "nanometer": "nm", "nm": "nm",
-    "micrometers": "um", "micrometer": "um", "microns": "um", "micron": "um", "um": "um",
-    "millimeters": "mm", "millimeter": "mm", "mm": "mm",
-}  # fmt: skip
+def length_unit(text: Any) -> str | None:
+    """An ENVI unit name (``Nanometers``, ``Micrometers``, ``Meters``) as a sepconv unit.
+
+    Examples
+    --------
+    >>> length_unit("Nanometers"), length_unit("Microns"), length_unit("Meters"), length_unit(None)
+    ('nm', 'um', 'm', None)
+    """
+    word = str(text or "").strip()
+    if len(word) > 2 and word.lower().endswith("s"):
+        word = word[:-1]
+    return normalize_unit(word) if word else None
 
 
 def _band_step(
@@ -211,8 +218,7 @@ def _band_step(
     mean = (wavelengths[-1] - wavelengths[0]) / (bands - 1)
     if mean <= 0 or max(abs(s - mean) for s in steps) > 0.01 * mean:
         return None, None
-    unit = _WAVELENGTH_UNITS.get(str(units or "").strip().lower())
-    return mean, unit
+    return mean, length_unit(units)
 
 
 def _read(path: Path, *, lazy: bool = False) -> Image:
@@ -356,7 +362,9 @@ def _write(image: Image, paths: tuple[Path, ...]) -> None:
             "uint32, uint64, float32, float64)"
         )
     source = dict(image.meta.get("envi", {}))
-    interleave = str(source.pop("interleave", "bsq"))
+    suffix = binary.name.rsplit(".part", 1)[-1].lower()  # the target's suffix, kept by the temp
+    interleave = suffix.lstrip(".") if suffix in (".bsq", ".bil", ".bip") else "bsq"
+    interleave = str(source.pop("interleave", interleave))
     lines_, samples = int(data.shape[0]), int(data.shape[1])
     dtype = np.dtype("<" + name)
     sizes = {"samples": samples, "lines": lines_, "bands": bands}
@@ -397,7 +405,7 @@ register_format(
     FileFormat(
         name="envi",
         description="ENVI cube (.hdr + binary): BSQ/BIL/BIP, byte order, offset, wavelengths",
-        suffixes=(".hdr",),
+        suffixes=(".hdr", ".bsq", ".bil", ".bip"),
         sniff=_sniff,
         read=_read,
         write=_write,

@@ -169,7 +169,7 @@ def _nifti_shape(axes: str, shape: tuple[int, ...]) -> tuple[int, ...]:
     >>> _nifti_shape("xyc", (4, 5, 3)), _nifti_shape("xyb", (4, 5, 7)), _nifti_shape("xy", (4, 5))
     ((4, 5, 1, 1, 3), (4, 5, 1, 7), (4, 5))
     """
-    slots = "xyz" + "".join(a for a in "tb" if a in axes) + "c"
+    slots = "xyz" + ("".join(a for a in "tb" if a in axes) or "-") + "c"
     sizes = dict(zip(axes, shape, strict=True))
     last = max(slots.index(a) for a in axes)
     return tuple(sizes.get(letter, 1) for letter in slots[: last + 1])
@@ -193,7 +193,7 @@ def _write(image: Image, paths: tuple[Path, ...]) -> None:
     keep_header = source is not None and image.axes.startswith("xyz"[: min(3, image.ndim)])
     if keep_header:
         header = source["header"].copy()
-        out = cls(data, source["affine"], header=header)
+        out = cls(data, source["affine"], header=header, dtype=data.dtype)
         out.set_qform(header.get_qform(), code=int(header["qform_code"]))
         out.set_sform(header.get_sform(), code=int(header["sform_code"]))
     else:
@@ -211,7 +211,7 @@ def _write(image: Image, paths: tuple[Path, ...]) -> None:
             if step is not None and own not in (None, unit):
                 step = convert_length(step, own, unit)
             steps.append(step or 1.0)
-        out = cls(data, np.diag(steps + [1.0]))
+        out = cls(data, np.diag(steps + [1.0]), dtype=data.dtype)
         out.set_qform(out.affine, code=1)
         out.set_sform(out.affine, code=1)
         zooms = list(out.header.get_zooms())
