@@ -84,6 +84,8 @@ class Decomposition:
 
 #: Largest :func:`cancellation` accepted for a chosen decomposition (lose <= 2 digits).
 MAX_CANCELLATION = 100.0
+#: ALS sweeps per start for ranks that provably cannot meet the tolerance (table entries only).
+QUICK_SWEEPS = 40
 
 
 def _as_weights(kernel: Any) -> tuple[np.ndarray, list[np.ndarray] | None, list[Term] | None]:
@@ -295,9 +297,12 @@ def _warm_init(tensor: np.ndarray, start: list[Term], rank: int) -> list[np.ndar
     return [np.stack([t[a] for t in terms], axis=1) for a in range(tensor.ndim)]
 
 
-def _cp(tensor: np.ndarray, rank: int, start: list[Term] | None) -> list[Term]:
-    budget = 3e9 / max(1, tensor.size * rank * tensor.ndim)
-    max_iter = int(min(1000, max(30, budget)))
+def _cp(
+    tensor: np.ndarray, rank: int, start: list[Term] | None, max_iter: int | None
+) -> list[Term]:
+    if max_iter is None:
+        budget = 3e9 / max(1, tensor.size * rank * tensor.ndim)
+        max_iter = int(min(1000, max(30, budget)))
     best_factors, best_error = None, np.inf
     inits = (
         _jennrich_init(tensor, rank),
@@ -323,14 +328,20 @@ def _sorted_terms(terms: list[Term]) -> list[Term]:
     return [balanced[i] for i in order if sizes[i] > 0] or balanced[:1]
 
 
-def best_terms(weights: np.ndarray, rank: int, *, start: list[Term] | None = None) -> list[Term]:
+def best_terms(
+    weights: np.ndarray,
+    rank: int,
+    *,
+    start: list[Term] | None = None,
+    max_iter: int | None = None,
+) -> list[Term]:
     """The best sum of at most ``rank`` separable terms approximating ``weights``.
 
     2-D: the truncated SVD (optimal, Eckart-Young). N-D: CP by alternating least squares,
     started from simultaneous diagonalisation (Jennrich), from ``start`` (e.g. the best
     rank-(r-1) terms) plus a term for the residual, and from the HOSVD; the best wins.
-    Deterministic.
-    Terms are largest first, each with its scale spread evenly over its factors.
+    ``max_iter`` caps the ALS sweeps per start (default: up to 1000, fewer for big kernels).
+    Deterministic. Terms are largest first, each with its scale spread evenly over its factors.
 
     Examples
     --------
@@ -355,7 +366,7 @@ def best_terms(weights: np.ndarray, rank: int, *, start: list[Term] | None = Non
         init = [[f[:, None] for f in _rank_one(weights)]][0]
         factors, _ = _als(weights, init, 200)
         return _sorted_terms([[f[:, 0] for f in factors]])
-    return _sorted_terms(_cp(weights, rank, start))
+    return _sorted_terms(_cp(weights, rank, start, max_iter))
 
 
 def _errors(weights: np.ndarray, terms: list[Term]) -> tuple[float, float]:
@@ -430,12 +441,16 @@ def analyse(kernel: Any, *, tol: float = 1e-7, max_rank: int = 8) -> Decompositi
     singular = None
     if weights.ndim == 2:
         singular = np.linalg.svd(weights, compute_uv=False)
+    spectra = [np.linalg.svd(unfold(weights, (a,)), compute_uv=False) for a in range(weights.ndim)]
     unfolding_ranks = tuple(
-        numerical_rank(np.linalg.svd(unfold(weights, (a,)), compute_uv=False), tol)
-        if weights.ndim > 1
-        else (1 if weights.any() else 0)
-        for a in range(weights.ndim)
+        numerical_rank(s, tol) if weights.ndim > 1 else (1 if weights.any() else 0) for s in spectra
     )
+    tails = [tail_errors(s) for s in spectra]
+
+    def lower_bound(r: int) -> float:
+        # a sum of r separable terms has every unfolding of rank <= r
+        return max(float(t[min(r, len(t) - 1)]) for t in tails)
+
     partial = []
     if weights.ndim >= 3:
         others = range(1, weights.ndim)
@@ -461,6 +476,9 @@ def analyse(kernel: Any, *, tol: float = 1e-7, max_rank: int = 8) -> Decompositi
             terms = exact_from[1]
         elif previous is not None and _errors(weights, previous)[0] <= 1e-14:
             terms = previous
+        elif weights.ndim > 2 and lower_bound(r) > tol:
+            # r terms cannot meet the tolerance: a short ALS run is enough for the table
+            terms = best_terms(weights, r, start=previous, max_iter=QUICK_SWEEPS)
         else:
             terms = best_terms(weights, r, start=previous)
         rel, worst = _errors(weights, terms)

@@ -289,8 +289,11 @@ def to_voxels(
     key: str,
     spacing: Sequence[float | None] | None = None,
     units: Sequence[str | None] | None = None,
+    names: str | None = None,
 ) -> list[float]:
     """Resolve per-axis quantities to voxels using each axis' spacing and unit.
+
+    ``names`` (axis letters in array order, e.g. ``"zyx"``) only improves error messages.
 
     Voxel values pass through. A physical value needs the axis' spacing and its unit; units of
     different size (sigma in mm, spacing in µm) are converted.
@@ -308,7 +311,8 @@ def to_voxels(
     if len(spacing) != ndim or len(units) != ndim:
         raise SpecError(f"{key}: {ndim} values but spacing/units are given for {len(spacing)} axes")
     out = []
-    for axis, (quantity, step, unit) in enumerate(zip(quantities, spacing, units, strict=True)):
+    for index, (quantity, step, unit) in enumerate(zip(quantities, spacing, units, strict=True)):
+        axis = names[index] if names is not None and len(names) == ndim else index
         if quantity.unit is None:
             out.append(quantity.value)
             continue

@@ -128,7 +128,9 @@ class BuildContext:
     def lengths(self, key: str, text: str) -> list[float]:
         """Per-axis lengths in voxels (units resolved against the spacing)."""
         quantities = broadcast(parse_per_axis(text, key), self.ndim, f"{self.name}: {key}")
-        return to_voxels(quantities, f"{self.name}: {key}", self.spacing, self.units)
+        return to_voxels(
+            quantities, f"{self.name}: {key}", self.spacing, self.units, names=self.axes
+        )
 
     def ints(self, key: str, text: str) -> list[int]:
         """Per-axis whole numbers (no units)."""
