@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ FALLBACK: dict[str, Any] = {
     "bandwidth_gbs": 5.0,
     "overhead_s": 2e-5,
     "numba_min_voxels": 262144,
+    "numba_startup_s": 0.5,
     "backends": {
         "numpy": {"direct_gmacs": 0.5, "separable_gmacs": 1.0, "fft_gflops": 2.0},
         "numba": {"direct_gmacs": 1.0, "separable_gmacs": 3.0, "fft_gflops": 2.0},
@@ -91,3 +93,23 @@ def predict_seconds(method: str, backend: str, cost: dict[str, Any]) -> float:
     else:
         compute = cost["total_macs"] / (rates["separable_gmacs"] * 1e9)
     return float(cal["overhead_s"] + compute + cost["bytes"] / (cal["bandwidth_gbs"] * 1e9))
+
+
+#: Modules whose import makes a backend's one-off start-up cost already paid.
+_BACKEND_MODULES = {"numba": "sepconv_cli.engine.numba_backend"}
+
+
+def startup_seconds(backend: str) -> float:
+    """One-off cost of a backend in this process (numba: import + loading cached kernels).
+
+    Zero once the backend's module has been imported (e.g. in a long batch worker).
+
+    Examples
+    --------
+    >>> startup_seconds("numpy")
+    0.0
+    """
+    module = _BACKEND_MODULES.get(backend)
+    if module is None or module in sys.modules:
+        return 0.0
+    return float(load_calibration().get(f"{backend}_startup_s", 0.0))

@@ -18,7 +18,7 @@ import numpy as np
 
 from sepconv_cli.costs.filters import METHODS as COST_METHODS
 from sepconv_cli.costs.filters import method_costs
-from sepconv_cli.engine.costmodel import load_calibration, predict_seconds
+from sepconv_cli.engine.costmodel import load_calibration, predict_seconds, startup_seconds
 from sepconv_cli.engine.methods import Part, correlation_origin
 from sepconv_cli.engine.options import ApplyOptions
 from sepconv_cli.errors import SpecError, UsageError
@@ -298,6 +298,7 @@ def plan_step(
     *,
     role: str = "spatial",
     itemsize: int = 4,
+    cache: dict[int, tuple[int, float, list[list[np.ndarray]]]] | None = None,
 ) -> Step:
     """Plan one kernel over ``axes`` of an array of ``shape`` (options already normalised).
 
@@ -309,7 +310,11 @@ def plan_step(
     """
     flip = not options.correlate
     components = list(kernel.components) if kernel.combine == "magnitude" else [kernel]
-    decompositions = [_decompose(c, options) for c in components]
+    cache = {} if cache is None else cache
+    for c in components:
+        if id(c) not in cache:
+            cache[id(c)] = _decompose(c, options)
+    decompositions = [cache[id(c)] for c in components]
     ranks = [d[0] for d in decompositions]
     rank = 0 if 0 in ranks else max(ranks)
     parts = []
@@ -356,16 +361,19 @@ def _build(spec: Any, ndim: int, image: Image, axes: tuple[int, ...], options: A
     return kernel
 
 
-def _choose_backend(image: Image, options: ApplyOptions, voxels: int) -> tuple[str, str, str]:
+def _numba_installed() -> bool:
+    return (
+        importlib.util.find_spec("numba") is not None
+        and importlib.util.find_spec("sepconv_cli.engine.numba_backend") is not None
+    )
+
+
+def _fixed_backend(image: Image, options: ApplyOptions) -> tuple[str, str, str] | None:
+    """(backend, inner backend, why) when the options or the input size decide it."""
     from sepconv_cli.engine.backends import backend_available, load_backend
 
-    numba_ok: bool | None = None
-
     def inner_best() -> str:
-        nonlocal numba_ok
-        if numba_ok is None:
-            numba_ok = backend_available("numba")
-        return "numba" if numba_ok else "numpy"
+        return "numba" if _numba_installed() and backend_available("numba") else "numpy"
 
     if options.backend == "dask":
         if importlib.util.find_spec("dask") is None:
@@ -381,17 +389,62 @@ def _choose_backend(image: Image, options: ApplyOptions, voxels: int) -> tuple[s
     nbytes = int(np.prod(image.shape)) * np.dtype(image.dtype).itemsize
     limit = options.memory_limit or 0
     if nbytes > limit and importlib.util.find_spec("dask") is not None:
-        return (
-            "dask",
-            inner_best(),
-            (f"input {nbytes / 2**20:.0f} MiB exceeds the memory limit {limit / 2**20:.0f} MiB"),
+        why = f"input {nbytes / 2**20:.0f} MiB exceeds the memory limit {limit / 2**20:.0f} MiB"
+        return "dask", inner_best(), why
+    return None
+
+
+def _plan_steps(
+    image: Image,
+    specs: Sequence[Kernel | str],
+    options: ApplyOptions,
+    backend: str,
+    itemsize: int,
+    kernels: dict[int, Kernel],
+    cache: dict[int, tuple[int, float, list[list[np.ndarray]]]],
+) -> list[Step]:
+    spatial = image.spatial_axes
+    steps = []
+    for i, spec in enumerate(specs):
+        if not spatial:
+            raise UsageError(
+                f"image axes {image.axes!r} have no spatial axis (x, y, z) to filter; "
+                "use --axes to name them"
+            )
+        if i not in kernels:
+            kernels[i] = _build(spec, len(spatial), image, spatial, options)
+        steps.append(
+            plan_step(
+                kernels[i], image.shape, spatial, options, backend, itemsize=itemsize, cache=cache
+            )
         )
-    threshold = int(load_calibration()["numba_min_voxels"])
-    if voxels >= threshold and inner_best() == "numba":
-        return "numba", "numba", f"{voxels} voxels >= {threshold} (numba pays off above it)"
-    if voxels >= threshold:
-        return "numpy", "numpy", "numba is not installed"
-    return "numpy", "numpy", f"{voxels} voxels < {threshold} (too small for numba to pay off)"
+    if options.spectral is not None:
+        band = image.axes_with_role("band")
+        if not band:
+            raise UsageError(
+                f"--spectral needs a band axis (b) but the image axes are {image.axes!r}; "
+                "use --axes to name one (e.g. --axes yxb)"
+            )
+        key = len(specs)
+        if key not in kernels:
+            kernels[key] = _build(options.spectral, 1, image, band, options)
+        steps.append(
+            plan_step(
+                kernels[key],
+                image.shape,
+                band,
+                options,
+                backend,
+                role="spectral",
+                itemsize=itemsize,
+                cache=cache,
+            )
+        )
+    return steps
+
+
+def _predicted(steps: list[Step], backend: str) -> float:
+    return sum(s.predicted_s[s.method] for s in steps) + startup_seconds(backend)
 
 
 def plan(
@@ -428,41 +481,39 @@ def plan(
     if options.axes:
         image = image.with_axes(options.axes)
     specs: list[Kernel | str] = list(options.kernels if kernels is None else kernels)
-    spatial = image.spatial_axes
     in_dtype = np.dtype(image.dtype)
     compute = compute_dtype_for(in_dtype, options.precision)
     voxels = int(np.prod(image.shape))
-    backend, inner, backend_why = _choose_backend(image, options, voxels)
-    steps = []
-    for spec in specs:
-        if not spatial:
-            raise UsageError(
-                f"image axes {image.axes!r} have no spatial axis (x, y, z) to filter; "
-                "use --axes to name them"
+    built: dict[int, Kernel] = {}
+    cache: dict[int, tuple[int, float, list[list[np.ndarray]]]] = {}
+    fixed = _fixed_backend(image, options)
+    if fixed is not None:
+        backend, inner, backend_why = fixed
+        steps = _plan_steps(image, specs, options, inner, compute.itemsize, built, cache)
+    else:
+        steps = _plan_steps(image, specs, options, "numpy", compute.itemsize, built, cache)
+        backend = inner = "numpy"
+        threshold = int(load_calibration()["numba_min_voxels"])
+        if voxels < threshold:
+            backend_why = f"{voxels} voxels < {threshold}, where numba starts to win per call"
+        elif not _numba_installed():
+            backend_why = "numba is not installed (pip install 'sepconv-cli[numba]')"
+        else:
+            numba_steps = _plan_steps(
+                image, specs, options, "numba", compute.itemsize, built, cache
             )
-        kernel = _build(spec, len(spatial), image, spatial, options)
-        steps.append(
-            plan_step(kernel, image.shape, spatial, options, inner, itemsize=compute.itemsize)
-        )
-    if options.spectral is not None:
-        band = image.axes_with_role("band")
-        if not band:
-            raise UsageError(
-                f"--spectral needs a band axis (b) but the image axes are {image.axes!r}; "
-                "use --axes to name one (e.g. --axes yxb)"
-            )
-        kernel = _build(options.spectral, 1, image, band, options)
-        steps.append(
-            plan_step(
-                kernel,
-                image.shape,
-                band,
-                options,
-                inner,
-                role="spectral",
-                itemsize=compute.itemsize,
-            )
-        )
+            t_numpy, t_numba = _predicted(steps, "numpy"), _predicted(numba_steps, "numba")
+            startup = startup_seconds("numba")
+            extra = f" incl. {_fmt_seconds(startup)} numba start-up" if startup else ""
+            if t_numba < t_numpy:
+                steps, backend, inner = numba_steps, "numba", "numba"
+                backend_why = (
+                    f"predicted {_fmt_seconds(t_numba)}{extra} vs numpy {_fmt_seconds(t_numpy)}"
+                )
+            else:
+                backend_why = (
+                    f"predicted {_fmt_seconds(t_numpy)} vs numba {_fmt_seconds(t_numba)}{extra}"
+                )
     smoothing = all(step.smoothing for step in steps)
     out_dtype = output_dtype_for(in_dtype, compute, smoothing, options.dtype)
     halo = [0] * image.ndim

@@ -249,3 +249,26 @@ def test_next_fast_len_is_5_smooth():
                 k //= p
         assert k == 1
     assert next_fast_len(257) == 270
+
+
+def test_backend_choice():
+    small = plan(_image((16, 16)), ["box:size=3"], ApplyOptions())
+    assert small.backend == "numpy" and "voxels <" in small.backend_why
+    forced = plan(_image((16, 16)), ["box:size=3"], ApplyOptions(backend="scipy"))
+    assert (forced.backend, forced.backend_why) == ("numpy", "--backend numpy")
+    pytest.importorskip("dask")
+    big = plan(_image((64, 64)), ["box:size=3"], ApplyOptions(memory_limit="4KiB"))
+    assert big.backend == "dask" and "exceeds the memory limit" in big.backend_why
+    assert big.inner_backend in ("numpy", "numba")
+
+
+def test_startup_cost_counts_until_numba_is_loaded(monkeypatch):
+    pytest.importorskip("numba")
+    import sys
+
+    from sepconv_cli.engine import costmodel
+
+    monkeypatch.delitem(sys.modules, "sepconv_cli.engine.numba_backend", raising=False)
+    assert costmodel.startup_seconds("numba") == costmodel.load_calibration()["numba_startup_s"]
+    p = plan(_image((300, 300)), ["box:size=3"], ApplyOptions())
+    assert p.backend == "numpy" and "numba start-up" in p.backend_why
