@@ -31,6 +31,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -393,11 +394,15 @@ class MemmapSource:
             del mm
 
 
-@dataclass(frozen=True)
 class DaskSource:
-    """A Dask array read region by region inside a task (synchronously: only its chunks)."""
+    """A Dask array read region by region inside a task (synchronously: only its chunks).
 
-    array: Any
+    A plain class, not a dataclass, so that ``dask.delayed`` passes it to tasks as it is
+    instead of computing the array it holds.
+    """
+
+    def __init__(self, array: Any) -> None:
+        self.array = array
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -653,8 +658,14 @@ def _run_threads(tasks: list[Any], prefix: str, runner: Runner, progress: Progre
                 if progress is not None:
                     progress(done[0], total)
 
-    with _Progress():
-        return list(dask.compute(*tasks, scheduler="threads", num_workers=runner.workers))
+    # Our own pool, so that after an error (or Ctrl-C) we wait for the chunks still being
+    # written before the temporary output is removed.
+    pool = ThreadPoolExecutor(max_workers=runner.workers)
+    try:
+        with _Progress():
+            return list(dask.compute(*tasks, scheduler="threads", pool=pool))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_distributed(tasks: list[Any], runner: Runner, progress: ProgressFn | None):
@@ -721,6 +732,10 @@ def run_to_target(
     regions = list(_regions(out_chunks))
     prefix = f"sepconv-chunk-{dask.base.tokenize(str(target.path), halo, chunks, time.time())}"
     task = dask.delayed(_chunk_task, pure=False)
+    # One graph key per shared object (sent once to distributed workers, never traversed).
+    source, block_fn, finish, shared_target = (
+        dask.delayed(obj, traverse=False) for obj in (source, block_fn, finish, target)
+    )
     tasks = [
         task(
             source,
@@ -731,7 +746,7 @@ def run_to_target(
             dtype,
             block_fn,
             finish,
-            target,
+            shared_target,
             dask_key_name=f"{prefix}-{i}",
         )
         for i, region in enumerate(regions)
