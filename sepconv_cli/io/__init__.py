@@ -92,8 +92,12 @@ def _read_file(path: Path, fmt_name: str | None, lazy: bool, label: str) -> Imag
         lazy = False
     try:
         image = fmt.read(path, lazy=lazy)
-    except (SepconvError, MemoryError, KeyboardInterrupt):
+    except (MemoryError, KeyboardInterrupt):
         raise
+    except SepconvError as exc:
+        if label in str(exc) or path.name in str(exc):
+            raise
+        raise type(exc)(f"{label}: {exc}") from exc
     except Exception as exc:  # any parser error on bad content becomes one line
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FormatError(f"{label}: cannot read as {fmt.name}: {text}") from exc

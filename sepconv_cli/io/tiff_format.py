@@ -7,7 +7,10 @@ uint16, float32) and as OME-TIFF otherwise.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,11 +104,60 @@ def _spacing(tf: Any, roles: str, page: Any) -> tuple[list[float | None], list[s
     return spacing, units, "plain"
 
 
+class _Collect(logging.Handler):
+    """Collects tifffile's log messages (it logs damaged structures instead of raising)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _tifffile_log() -> Iterator[list[str]]:
+    """Route tifffile's log to a list instead of stderr for the duration of a read."""
+    logger = logging.getLogger("tifffile")
+    handler, propagate = _Collect(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _check_strips(series: Any, size: int) -> None:
+    """Raise when a strip or tile of ``series`` lies beyond the end of the file (truncated)."""
+    for page in series.pages:
+        if page is None:
+            continue
+        offsets = getattr(page, "dataoffsets", ()) or ()
+        counts = getattr(page, "databytecounts", ()) or ()
+        for offset, count in zip(offsets, counts, strict=False):
+            if offset + count > size:
+                raise FormatError(
+                    f"truncated TIFF: image data ends at byte {offset + count} "
+                    f"but the file has {size} bytes"
+                )
+
+
 def _read(path: Path, *, lazy: bool = False) -> Image:
+    with _tifffile_log() as problems:
+        image = _read_tiff(path, lazy)
+    if problems:
+        raise FormatError(f"damaged TIFF: {problems[0]}")
+    return image
+
+
+def _read_tiff(path: Path, lazy: bool) -> Image:
     import tifffile
 
     with tifffile.TiffFile(path) as tf:
         series = tf.series[0]
+        _check_strips(series, path.stat().st_size)
         page = series.pages[0] if series.pages else tf.pages[0]
         stored = (tf.imagej_metadata or {}).get("sepconv_axes") if tf.is_imagej else None
         roles, warnings = _roles(series.axes, stored, len(series.shape), path)
