@@ -20,7 +20,8 @@ Compiled code is cached on disk (``cache=True``) in ``NUMBA_CACHE_DIR``, which d
 ``~/.cache/sepconv/numba`` (``$XDG_CACHE_HOME/sepconv/numba``) and is set before Numba is first
 imported: only the first run on a machine compiles (a few seconds per dtype), later processes
 load the machine code. :func:`cache_ready` and :func:`compile_status` tell the CLI which case
-it is in.
+it is in. Numba's OpenMP workers are told to sleep when idle (``OMP_WAIT_POLICY=passive``
+unless set): busy-waiting workers made short passes stall for milliseconds on a loaded machine.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ def _configure_cache() -> Path:
 
 
 CACHE_DIR = _configure_cache()
+# Idle OpenMP workers sleep instead of spinning: on a shared or busy machine spinning workers
+# steal the cores the others need and a 0.2 ms pass can stall for a scheduler tick (16 ms).
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import numba  # noqa: E402 - must follow _configure_cache
 import numpy as np  # noqa: E402
