@@ -120,15 +120,20 @@ def header_for(binary: Path) -> Path | None:
     return None
 
 
-def binary_for(header: Path) -> Path | None:
-    """The binary next to an ENVI header (``x.hdr`` -> ``x``, ``x.img``, ``x.dat``...), if any."""
+def binary_for(header: Path, size: int | None = None) -> Path | None:
+    """The binary next to an ENVI header (``x.hdr`` -> ``x``, ``x.img``, ``x.dat``...), if any.
+
+    When several exist, the first whose size is ``size`` bytes (what the header describes) wins.
+    """
     stem = header.with_suffix("")
+    found: list[Path] = []
     for suffix in BINARY_SUFFIXES:
         for variant in (suffix, suffix.upper()):
             candidate = stem.with_name(stem.name + variant)
-            if candidate != header and candidate.is_file():
-                return candidate
-    return None
+            if candidate != header and candidate.is_file() and candidate not in found:
+                found.append(candidate)
+    matching = [c for c in found if size is not None and c.stat().st_size == size]
+    return (matching or found or [None])[0]
 
 
 def _starts_with_envi(path: Path) -> bool:
@@ -146,13 +151,10 @@ def _sniff(head: bytes, path: Path) -> bool:
     return header is not None and _starts_with_envi(header)
 
 
-def _files(path: Path) -> tuple[Path, Path]:
+def _files(path: Path) -> tuple[Path, Path | None]:
+    """(header, binary) for a header or a binary path; the binary is None when not given."""
     if _starts_with_envi(path):
-        binary = binary_for(path)
-        if binary is None:
-            tried = ", ".join(path.with_suffix("").name + s for s in BINARY_SUFFIXES)
-            raise FormatError(f"{path}: ENVI binary file not found (looked for {tried})")
-        return path, binary
+        return path, None
     header = header_for(path)
     if header is None:
         raise FormatError(f"{path}: no ENVI header found ({path.stem}.hdr)")
@@ -224,7 +226,7 @@ def _band_step(
 def _read(path: Path, *, lazy: bool = False) -> Image:
     import numpy as np
 
-    header_path, binary_path = _files(path)
+    header_path, given_binary = _files(path)
     text = header_path.read_text(encoding="latin-1")
     fields = parse_header(text, str(header_path))
     src = str(header_path)
@@ -248,6 +250,10 @@ def _read(path: Path, *, lazy: bool = False) -> Image:
     sizes = {"samples": samples, "lines": lines, "bands": bands}
     shape = tuple(sizes[name] for name in _SHAPES[interleave])
     expected = offset + samples * lines * bands * dtype.itemsize
+    binary_path = given_binary or binary_for(header_path, expected)
+    if binary_path is None:
+        tried = ", ".join(header_path.with_suffix("").name + s for s in BINARY_SUFFIXES)
+        raise FormatError(f"{src}: ENVI binary file not found (looked for {tried})")
     actual = binary_path.stat().st_size
     if actual != expected:
         raise FormatError(

@@ -81,3 +81,11 @@ def test_map_info_gives_pixel_spacing(tmp_path):
     out = tmp_path / "copy.hdr"
     write(image, out)
     assert "map info" in parse_header(out.read_text())
+
+
+def test_header_picks_the_binary_whose_size_fits(tmp_path, rng):
+    cube = rng.integers(0, 99, (3, 4, 2), dtype=np.int16)
+    image = Image(cube, "yxb")
+    write(image, tmp_path / "c.hdr")  # c.img
+    (tmp_path / "c").write_bytes(b"an unrelated file without extension")
+    np.testing.assert_array_equal(read(tmp_path / "c.hdr").data, cube)
