@@ -185,10 +185,12 @@ def _read_tiff(path: Path, lazy: bool) -> Image:
 
 
 def _lazy(path: Path) -> Any:
+    """Series 0 as a Dask array over tifffile's Zarr view, else a memory map, else loaded."""
     import tifffile
 
     try:
         import dask.array as da
+        import zarr  # noqa: F401 - tifffile's aszarr store needs it
     except ImportError:
         try:
             return tifffile.memmap(path, mode="r")

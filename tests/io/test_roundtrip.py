@@ -133,9 +133,8 @@ def test_tiff_reads_ome_written_by_tifffile(tmp_path, rng):
     )
     image = read(tmp_path / "x.ome.tif")
     assert image.axes == "tcyx"
-    assert image.spacing == pytest.approx((30.0, None, 0.65, 0.65), nan_ok=True) or (
-        image.spacing[0] == pytest.approx(30.0) and image.spacing[1] is None
-    )
+    assert image.spacing[0] == pytest.approx(30.0) and image.spacing[1] is None
+    assert image.spacing[2:] == pytest.approx((0.65, 0.65))
     assert image.units == ("s", None, "um", "um")
     np.testing.assert_array_equal(image.data, data)
 
@@ -295,3 +294,23 @@ def test_envi_two_dimensional_and_other_axes(tmp_path, rng):
     back = read(tmp_path / "c2.bil")
     assert back.meta["envi"]["interleave"] == "bil"
     np.testing.assert_array_equal(back.data, cube.transpose(2, 1, 0))
+
+
+def test_tiff_reads_imagej_hyperstack_written_by_tifffile(tmp_path, rng):
+    import tifffile
+
+    data = rng.integers(0, 4000, (3, 4, 2, 10, 12), dtype=np.uint16)  # T Z C Y X
+    tifffile.imwrite(
+        tmp_path / "hyper.tif",
+        data,
+        imagej=True,
+        resolution=(1 / 0.2, 1 / 0.2),
+        metadata={"axes": "TZCYX", "spacing": 1.5, "unit": "\\u00B5m", "finterval": 10.0},
+    )
+    image = read(tmp_path / "hyper.tif")
+    assert image.axes == "tzcyx"
+    np.testing.assert_array_equal(image.data, data)
+    assert image.spacing[:2] == pytest.approx((10.0, 1.5)) and image.spacing[2] is None
+    assert image.spacing[3:] == pytest.approx((0.2, 0.2))
+    assert image.units == ("s", "um", None, "um", "um")
+    assert image.meta["highlights"]["flavor"] == "imagej"
