@@ -70,3 +70,33 @@ def random_data(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) ->
 def backend(request) -> str:
     """Each in-memory backend that imports here."""
     return request.param
+
+
+#: Cost-model constants for the tests (representative of a modern core), so that the
+#: planner's choices do not depend on how busy the machine was when it was calibrated.
+TEST_CALIBRATION = {
+    "machine": "tests",
+    "bandwidth_gbs": 25.0,
+    "overhead_s": 7e-6,
+    "numba_min_voxels": 262144,
+    "numba_startup_s": 0.6,
+    "backends": {
+        "numpy": {"direct_gmacs": 1.4, "separable_gmacs": 3.0, "fft_gflops": 6.0},
+        "numba": {"direct_gmacs": 1.4, "separable_gmacs": 15.0, "fft_gflops": 6.0},
+    },
+}
+
+
+@pytest.fixture(autouse=True)
+def fixed_calibration(tmp_path_factory, monkeypatch):
+    """Point the cost model at :data:`TEST_CALIBRATION` for every engine test."""
+    import json
+
+    from sepconv_cli.engine.costmodel import load_calibration
+
+    path = tmp_path_factory.getbasetemp() / "calibration.json"
+    path.write_text(json.dumps(TEST_CALIBRATION))
+    monkeypatch.setenv("SEPCONV_CALIBRATION", str(path))
+    load_calibration.cache_clear()
+    yield
+    load_calibration.cache_clear()

@@ -25,7 +25,7 @@ def _image(shape=(256, 256), axes="yx", dtype=np.float32):
     [
         ("gaussian:sigma=2", "separable"),
         ("gaussian:sigma=3", "separable"),
-        ("log:sigma=2", "lowrank"),
+        ("log:sigma=1", "lowrank"),
         ("disk:radius=15", "fft"),
     ],
 )
@@ -262,6 +262,20 @@ def test_backend_choice():
     assert big.inner_backend in ("numpy", "numba")
 
 
+def test_shipped_calibration_is_complete(monkeypatch):
+    from sepconv_cli.engine import costmodel
+
+    monkeypatch.delenv("SEPCONV_CALIBRATION")
+    monkeypatch.setenv("HOME", "/nonexistent")
+    costmodel.load_calibration.cache_clear()
+    cal = costmodel.load_calibration()
+    assert cal["source"] == str(costmodel.DEFAULT_PATH)
+    for rates in cal["backends"].values():
+        assert all(rates[k] > 0 for k in ("direct_gmacs", "separable_gmacs", "fft_gflops"))
+    assert cal["bandwidth_gbs"] > 0 and cal["numba_min_voxels"] > 0
+    costmodel.load_calibration.cache_clear()
+
+
 def test_startup_cost_counts_until_numba_is_loaded(monkeypatch):
     pytest.importorskip("numba")
     import sys
@@ -270,5 +284,11 @@ def test_startup_cost_counts_until_numba_is_loaded(monkeypatch):
 
     monkeypatch.delitem(sys.modules, "sepconv_cli.engine.numba_backend", raising=False)
     assert costmodel.startup_seconds("numba") == costmodel.load_calibration()["numba_startup_s"]
-    p = plan(_image((300, 300)), ["box:size=3"], ApplyOptions())
+    # 600x600 with a 3x3 box: numba would save far less than its 0.6 s start-up
+    p = plan(_image((600, 600)), ["box:size=3"], ApplyOptions())
     assert p.backend == "numpy" and "numba start-up" in p.backend_why
+    # once numba is loaded (a batch worker) its per-call speed decides
+    from sepconv_cli.engine.backends import load_backend
+
+    load_backend("numba")
+    assert plan(_image((600, 600)), ["box:size=3"], ApplyOptions()).backend == "numba"
