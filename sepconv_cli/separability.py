@@ -86,6 +86,8 @@ class Decomposition:
 MAX_CANCELLATION = 100.0
 #: ALS sweeps per start for ranks that provably cannot meet the tolerance (table entries only).
 QUICK_SWEEPS = 40
+#: ALS stops when the error fell by less than 1% over this many sweeps.
+STUCK_SWEEPS = 50
 
 
 def _as_weights(kernel: Any) -> tuple[np.ndarray, list[np.ndarray] | None, list[Term] | None]:
@@ -147,6 +149,31 @@ def unfold(weights: np.ndarray, rows: tuple[int, ...]) -> np.ndarray:
     return moved.reshape(int(np.prod([weights.shape[a] for a in rows])), -1)
 
 
+def _compressed(matrix: np.ndarray) -> np.ndarray:
+    """A small square-ish matrix with the same singular values and left singular vectors.
+
+    For a wide m x n matrix (n >> m) this is R^T from the QR of its transpose: the SVD then
+    costs O(n m^2) instead of LAPACK's slower path on the wide matrix.
+    """
+    rows, cols = matrix.shape
+    if cols > 2 * rows:
+        return np.linalg.qr(matrix.T, mode="r").T
+    return matrix
+
+
+def singular_values(matrix: np.ndarray) -> np.ndarray:
+    """Singular values of a matrix, largest first (fast for very wide or tall matrices).
+
+    Examples
+    --------
+    >>> singular_values(np.array([[3.0, 0.0], [0.0, 4.0]]))
+    array([4., 3.])
+    """
+    if matrix.shape[0] > 2 * matrix.shape[1]:
+        matrix = matrix.T
+    return np.linalg.svd(_compressed(matrix), compute_uv=False)
+
+
 def _outer(factors: list[np.ndarray]) -> np.ndarray:
     product = factors[0]
     for factor in factors[1:]:
@@ -167,7 +194,7 @@ def _rank_one(tensor: np.ndarray) -> Term:
         return [tensor.copy()]
     factors = []
     for axis in range(tensor.ndim):
-        u = np.linalg.svd(unfold(tensor, (axis,)), full_matrices=False)[0][:, 0]
+        u = np.linalg.svd(_compressed(unfold(tensor, (axis,))), full_matrices=False)[0][:, 0]
         factors.append(u)
     scale = tensor
     for factor in factors[::-1]:
@@ -212,15 +239,28 @@ def _cp_reconstruct(factors: list[np.ndarray]) -> np.ndarray:
     return np.einsum(spec, *factors, optimize=True)
 
 
+def _spread(factors: list[np.ndarray], norm: float) -> float:
+    sizes = np.prod([np.linalg.norm(f, axis=0) for f in factors], axis=0)
+    return float(np.sum(sizes)) / norm
+
+
 def _als(
     tensor: np.ndarray, factors: list[np.ndarray], max_iter: int
 ) -> tuple[list[np.ndarray], float]:
+    """CP-ALS sweeps; returns the best iterate whose terms do not cancel (see cancellation).
+
+    A run whose terms start to diverge against each other (a degenerate fit of a kernel whose
+    border rank is below its rank) stops, keeping the best well-conditioned iterate.
+    """
     norm = float(np.linalg.norm(tensor))
     factors = [f.copy() for f in factors]
     rank = factors[0].shape[1]
-    best = float(np.linalg.norm(tensor - _cp_reconstruct(factors))) / norm
-    best_factors = [f.copy() for f in factors]
+    error = float(np.linalg.norm(tensor - _cp_reconstruct(factors))) / norm
+    best, best_factors = np.inf, None
+    if _spread(factors, norm) <= MAX_CANCELLATION:
+        best, best_factors = error, [f.copy() for f in factors]
     stalled = 0
+    history: list[float] = []
     for _ in range(max_iter):
         for mode in range(tensor.ndim):
             gram = np.ones((rank, rank))
@@ -230,14 +270,23 @@ def _als(
             rhs = _mttkrp(tensor, factors, mode)
             factors[mode] = np.linalg.lstsq(gram, rhs.T, rcond=None)[0].T
         error = float(np.linalg.norm(tensor - _cp_reconstruct(factors))) / norm
+        if _spread(factors, norm) > MAX_CANCELLATION:
+            if best_factors is not None:
+                break
+            continue
         if error < best:
             improvement = best - error
             best, best_factors = error, [f.copy() for f in factors]
             stalled = stalled + 1 if improvement <= 1e-10 * error else 0
         else:
             stalled += 1
-        if best <= 1e-14 or stalled >= 10:
+        history.append(best)
+        # stuck: less than 1% better than 50 sweeps ago (a swamp or a degenerate creep)
+        stuck = len(history) > STUCK_SWEEPS and history[-1] > 0.99 * history[-1 - STUCK_SWEEPS]
+        if best <= 1e-14 or stalled >= 10 or stuck:
             break
+    if best_factors is None:
+        return factors, error
     return best_factors, best
 
 
@@ -245,7 +294,7 @@ def _hosvd_init(tensor: np.ndarray, rank: int) -> list[np.ndarray]:
     rng = np.random.default_rng(0)
     factors = []
     for axis, size in enumerate(tensor.shape):
-        u = np.linalg.svd(unfold(tensor, (axis,)), full_matrices=False)[0]
+        u = np.linalg.svd(_compressed(unfold(tensor, (axis,))), full_matrices=False)[0]
         if u.shape[1] < rank:
             u = np.hstack([u, rng.standard_normal((size, rank - u.shape[1]))])
         factors.append(u[:, :rank])
@@ -261,8 +310,8 @@ def _jennrich_init(tensor: np.ndarray, rank: int) -> list[np.ndarray] | None:
     cube = tensor.reshape(rows, cols, -1)
     rng = np.random.default_rng(12345)
     a, b = rng.standard_normal((2, cube.shape[2]))
-    u0 = np.linalg.svd(unfold(cube, (0,)), full_matrices=False)[0][:, :rank]
-    u1 = np.linalg.svd(unfold(cube, (1,)), full_matrices=False)[0][:, :rank]
+    u0 = np.linalg.svd(_compressed(unfold(cube, (0,))), full_matrices=False)[0][:, :rank]
+    u1 = np.linalg.svd(_compressed(unfold(cube, (1,))), full_matrices=False)[0][:, :rank]
     ma = u0.T @ (cube @ a) @ u1
     mb = u0.T @ (cube @ b) @ u1
     try:
@@ -303,7 +352,8 @@ def _cp(
     if max_iter is None:
         budget = 3e9 / max(1, tensor.size * rank * tensor.ndim)
         max_iter = int(min(1000, max(30, budget)))
-    best_factors, best_error = None, np.inf
+    norm = float(np.linalg.norm(tensor))
+    best_factors, best_key = None, (True, np.inf)
     inits = (
         _jennrich_init(tensor, rank),
         _warm_init(tensor, start or [], rank),
@@ -313,9 +363,10 @@ def _cp(
         if init is None:
             continue
         factors, error = _als(tensor, init, max_iter)
-        if error < best_error:
-            best_factors, best_error = factors, error
-        if best_error <= 1e-13:
+        key = (_spread(factors, norm) > MAX_CANCELLATION, error)
+        if key < best_key:
+            best_factors, best_key = factors, key
+        if best_key[1] <= 1e-13 and not best_key[0]:
             break
     assert best_factors is not None
     return [[f[:, i] for f in best_factors] for i in range(rank)]
@@ -326,6 +377,12 @@ def _sorted_terms(terms: list[Term]) -> list[Term]:
     sizes = [float(np.prod([np.linalg.norm(f) for f in t])) for t in balanced]
     order = sorted(range(len(balanced)), key=lambda i: -sizes[i])
     return [balanced[i] for i in order if sizes[i] > 0] or balanced[:1]
+
+
+def _svd_terms(u: np.ndarray, s: np.ndarray, vt: np.ndarray, rank: int) -> list[Term]:
+    count = max(1, min(rank, int(np.count_nonzero(s > 0))))
+    terms = [[u[:, i] * np.sqrt(s[i]), vt[i] * np.sqrt(s[i])] for i in range(count)]
+    return _sorted_terms(terms)
 
 
 def best_terms(
@@ -358,10 +415,7 @@ def best_terms(
     if not weights.any():
         return [[np.zeros(n) for n in weights.shape]]
     if weights.ndim == 2:
-        u, s, vt = np.linalg.svd(weights, full_matrices=False)
-        count = min(rank, int(np.count_nonzero(s > 0)))
-        terms = [[u[:, i] * np.sqrt(s[i]), vt[i] * np.sqrt(s[i])] for i in range(count)]
-        return _sorted_terms(terms)
+        return _svd_terms(*np.linalg.svd(weights, full_matrices=False), rank)
     if rank == 1:
         init = [[f[:, None] for f in _rank_one(weights)]][0]
         factors, _ = _als(weights, init, 200)
@@ -437,31 +491,46 @@ def analyse(kernel: Any, *, tol: float = 1e-7, max_rank: int = 8) -> Decompositi
     if max_rank < 1:
         raise UsageError(f"--max-rank must be >= 1, got {max_rank}")
     shape = tuple(weights.shape)
+    ndim = weights.ndim
     per_term = int(sum(shape))
-    singular = None
-    if weights.ndim == 2:
-        singular = np.linalg.svd(weights, compute_uv=False)
-    spectra = [np.linalg.svd(unfold(weights, (a,)), compute_uv=False) for a in range(weights.ndim)]
-    unfolding_ranks = tuple(
-        numerical_rank(s, tol) if weights.ndim > 1 else (1 if weights.any() else 0) for s in spectra
-    )
-    tails = [tail_errors(s) for s in spectra]
+    svd2 = np.linalg.svd(weights, full_matrices=False) if ndim == 2 else None
+    singular = None if svd2 is None else svd2[1]
+    spectra: dict[tuple[int, ...], np.ndarray] = {}
+
+    def spectrum(group: tuple[int, ...]) -> np.ndarray:
+        # a split and its complement have the same singular values: compute each once
+        rest = tuple(a for a in range(ndim) if a not in group)
+        key = rest if 0 in group else group
+        if key not in spectra:
+            spectra[key] = singular_values(unfold(weights, key))
+        return spectra[key]
+
+    groups = [
+        (0, *extra)
+        for size in range(ndim - 1)
+        for extra in itertools.combinations(range(1, ndim), size)
+    ]
+    if factors is not None or ndim == 1:
+        # exact factors: every unfolding and every split has rank 1
+        unfolding_ranks = tuple(1 if weights.any() else 0 for _ in range(ndim))
+        split_ranks = [1] * len(groups)
+        tails = None
+    else:
+        unfolding_ranks = tuple(numerical_rank(spectrum((a,)), tol) for a in range(ndim))
+        split_ranks = [numerical_rank(spectrum(g), tol) for g in groups]
+        tails = [tail_errors(spectrum((a,))) for a in range(ndim)]
+    partial = []
+    if ndim >= 3:
+        for group, rank_of_split in zip(groups, split_ranks, strict=True):
+            rest = [a for a in range(ndim) if a not in group]
+            partial.append({"groups": [list(group), rest], "rank": rank_of_split})
 
     def lower_bound(r: int) -> float:
         # a sum of r separable terms has every unfolding of rank <= r
+        if tails is None:
+            return 0.0
         return max(float(t[min(r, len(t) - 1)]) for t in tails)
 
-    partial = []
-    if weights.ndim >= 3:
-        others = range(1, weights.ndim)
-        for size in range(0, weights.ndim - 1):
-            for extra in itertools.combinations(others, size):
-                group = (0, *extra)
-                rest = tuple(a for a in range(weights.ndim) if a not in group)
-                s = np.linalg.svd(unfold(weights, group), compute_uv=False)
-                partial.append(
-                    {"groups": [list(group), list(rest)], "rank": numerical_rank(s, tol)}
-                )
     limit = min(max_rank, _max_useful_rank(shape))
     by_rank: list[dict[str, Any]] = []
     chosen: tuple[int, list[Term], float, float] | None = None
@@ -474,17 +543,32 @@ def analyse(kernel: Any, *, tol: float = 1e-7, max_rank: int = 8) -> Decompositi
     for r in range(1, limit + 1):
         if exact_from is not None and r >= exact_from[0]:
             terms = exact_from[1]
-        elif previous is not None and _errors(weights, previous)[0] <= 1e-14:
+        elif by_rank and by_rank[-1]["rel_error"] <= 1e-14:
             terms = previous
-        elif weights.ndim > 2 and lower_bound(r) > tol:
+        elif svd2 is not None:
+            terms = _svd_terms(*svd2, r)
+        elif lower_bound(r) > tol:
             # r terms cannot meet the tolerance: a short ALS run is enough for the table
             terms = best_terms(weights, r, start=previous, max_iter=QUICK_SWEEPS)
         else:
             terms = best_terms(weights, r, start=previous)
-        rel, worst = _errors(weights, terms)
-        if by_rank and previous is not None and rel > by_rank[-1]["rel_error"]:
-            terms, rel, worst = previous, by_rank[-1]["rel_error"], by_rank[-1]["max_abs_error"]
-        spread = cancellation(weights, terms)
+        if by_rank and terms is previous:
+            rel, worst, spread = (
+                by_rank[-1][k] for k in ("rel_error", "max_abs_error", "cancellation")
+            )
+        else:
+            rel, worst = _errors(weights, terms)
+            spread = cancellation(weights, terms)
+            if by_rank:
+                last = by_rank[-1]
+                old = (last["cancellation"] > MAX_CANCELLATION, last["rel_error"])
+                if old < (spread > MAX_CANCELLATION, rel):
+                    terms = previous
+                    rel, worst, spread = (
+                        last["rel_error"],
+                        last["max_abs_error"],
+                        last["cancellation"],
+                    )
         by_rank.append(
             {
                 "rank": r,
