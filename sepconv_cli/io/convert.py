@@ -14,11 +14,11 @@ def conversion_losses(image: Image, target_format: str) -> list[str]:
     Examples
     --------
     >>> import numpy as np
-    >>> conversion_losses(Image(np.zeros((2, 2)), "yx", spacing=(1, 1), units=("um", "um")), "png")
-    ['png stores no spacing or units; they are dropped']
+    >>> conversion_losses(Image(np.zeros((2, 2)), "yx", spacing=(1, 1), units=("um", "um")), "npy")
+    ['npy stores no spacing or units; they are dropped']
     """
     lost = []
-    if any(s is not None for s in image.spacing) and target_format in ("png", "jpeg", "npy"):
+    if any(s is not None for s in image.spacing) and target_format in ("jpeg", "npy"):
         lost.append(f"{target_format} stores no spacing or units; they are dropped")
     if image.meta.get("nifti") and target_format != "nifti":
         lost.append(f"the NIfTI affine and header are not kept in {target_format}")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sepconv_cli.errors import FormatError
-from sepconv_cli.image import Image
+from sepconv_cli.image import LENGTH_UNITS_MM, Image, convert_length
 from sepconv_cli.io.common import materialize, require_dtype, transpose_to
 from sepconv_cli.io.formats import FileFormat, register_format
 
@@ -31,6 +31,42 @@ def _ihdr(path: Path) -> tuple[int, int, int, int, int]:
     return width, height, depth, color, interlace
 
 
+#: Pixels per metre of the 72 and 96 dpi screen defaults: not a physical pixel size.
+_SCREEN_PPM = (2834, 2835, 3779, 3780)
+
+
+def _pixels_per_metre(path: Path) -> tuple[int, int] | None:
+    """(x, y) pixels per metre from the pHYs chunk (in metres, not a 72/96 dpi default)."""
+    with open(path, "rb") as handle:
+        handle.seek(len(PNG_MAGIC))
+        while True:
+            head = handle.read(8)
+            if len(head) < 8:
+                return None
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"pHYs" and length == 9:
+                ppx, ppy, unit = struct.unpack(">IIB", handle.read(9))
+                if unit != 1 or not ppx or not ppy or {ppx, ppy} <= set(_SCREEN_PPM):
+                    return None
+                return ppx, ppy
+            if kind in (b"IDAT", b"IEND"):  # pHYs must come before the image data
+                return None
+            handle.seek(length + 4, 1)
+
+
+def _target_ppm(image: Image) -> tuple[int, int] | None:
+    """(x, y) pixels per metre for the pHYs chunk from the image's x/y spacing, if known."""
+    values = []
+    for letter in "xy":
+        index = image.axis(letter)
+        step = None if index is None else image.spacing[index]
+        unit = None if index is None else image.units[index]
+        if step is None or unit not in LENGTH_UNITS_MM or step <= 0:
+            return None
+        values.append(max(1, round(1.0 / (convert_length(step, unit, "m")))))
+    return values[0], values[1]
+
+
 def _read_png(path: Path, *, lazy: bool = False) -> Image:
     import numpy as np
 
@@ -47,7 +83,15 @@ def _read_png(path: Path, *, lazy: bool = False) -> Image:
 
         data = iio.imread(path, extension=".png")
     axes = "yx" if data.ndim == 2 else "yxc"
-    image = Image(np.ascontiguousarray(data), axes)
+    spacing: tuple[float | None, ...] = ()
+    units: tuple[str | None, ...] = ()
+    ppm = _pixels_per_metre(path)
+    if ppm is not None:
+        # whole pixels per metre: 6 significant digits is all the chunk holds at µm scale
+        spacing = (float(f"{1e6 / ppm[1]:.6g}"), float(f"{1e6 / ppm[0]:.6g}"))
+        spacing += (None,) * (data.ndim - 2)
+        units = ("um", "um") + (None,) * (data.ndim - 2)
+    image = Image(np.ascontiguousarray(data), axes, spacing=spacing, units=units)
     image.meta["highlights"] = {
         "bit_depth": depth,
         "color_type": _COLOR_TYPES.get(color, str(color)),
@@ -98,20 +142,27 @@ def _write_png(image: Image, paths: tuple[Path, ...]) -> None:
 
     (path,) = paths
     require_dtype(image, ("uint8", "uint16"), "PNG", "cast with --dtype uint8 or uint16")
+    ppm = _target_ppm(image)
     data = np.ascontiguousarray(_plane(image, "PNG", (1, 2, 3, 4)))
     if data.dtype == np.uint16 and data.ndim == 3:
         import png
 
         height, width, planes = data.shape
+        physical = (
+            {"x_pixels_per_unit": ppm[0], "y_pixels_per_unit": ppm[1], "unit_is_meter": True}
+            if ppm
+            else {}
+        )
         writer = png.Writer(
-            width, height, greyscale=planes < 3, alpha=planes in (2, 4), bitdepth=16
+            width, height, greyscale=planes < 3, alpha=planes in (2, 4), bitdepth=16, **physical
         )
         with open(path, "wb") as handle:
             writer.write(handle, data.reshape(height, width * planes))
         return
     import imageio.v3 as iio
 
-    iio.imwrite(path, data, extension=".png")
+    options = {"dpi": (ppm[0] * 0.0254, ppm[1] * 0.0254)} if ppm else {}
+    iio.imwrite(path, data, extension=".png", **options)
 
 
 def _write_jpeg(image: Image, paths: tuple[Path, ...]) -> None:

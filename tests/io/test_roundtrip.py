@@ -314,3 +314,31 @@ def test_tiff_reads_imagej_hyperstack_written_by_tifffile(tmp_path, rng):
     assert image.spacing[3:] == pytest.approx((0.2, 0.2))
     assert image.units == ("s", "um", None, "um", "um")
     assert image.meta["highlights"]["flavor"] == "imagej"
+
+
+@pytest.mark.parametrize(("dtype", "channels"), [("uint8", None), ("uint16", 3)])
+def test_png_keeps_pixel_size_in_phys(tmp_path, dtype, channels):
+    from PIL import Image as PILImage
+
+    shape = (4, 5) if channels is None else (4, 5, channels)
+    extra = () if channels is None else (None,)
+    image = Image(
+        np.zeros(shape, dtype),
+        "yx" if channels is None else "yxc",
+        spacing=(0.65, 0.5) + extra,
+        units=("um", "um") + extra,
+    )
+    write(image, tmp_path / "p.png")
+    back = read(tmp_path / "p.png")
+    assert back.spacing[:2] == pytest.approx((0.65, 0.5)) and back.units[:2] == ("um", "um")
+    dpi = PILImage.open(tmp_path / "p.png").info["dpi"]  # an independent reader of pHYs
+    assert dpi == pytest.approx((25400 / 0.5, 25400 / 0.65), rel=1e-5)
+
+
+def test_png_screen_dpi_is_not_a_pixel_size(tmp_path):
+    from PIL import Image as PILImage
+
+    PILImage.fromarray(np.zeros((3, 4), np.uint8)).save(tmp_path / "s.png", dpi=(72, 72))
+    assert read(tmp_path / "s.png").spacing == (None, None)
+    PILImage.fromarray(np.zeros((3, 4), np.uint8)).save(tmp_path / "m.png", dpi=(2540, 2540))
+    assert read(tmp_path / "m.png").spacing == pytest.approx((10.0, 10.0))  # 10 µm pixels
