@@ -13,6 +13,8 @@ _SPEC_HELP = (
 )
 #: Largest kernel printed as a full table.
 _TABLE_LIMIT = {1: 31, 2: 15}
+#: Largest 3-D kernel printed slice by slice.
+_SLICED_LIMIT = 7
 
 
 def number(value: float, digits: int = 6) -> str:
@@ -35,16 +37,20 @@ def build_from_options(
     spec: str, ndim: int | None, spacing: str | None, axes: str | None, max_size: int
 ) -> Any:
     """Build the kernel for a command's spec and shared options (``--spacing`` and friends)."""
-    from sepconv_cli.kernels import build_kernel
+    from sepconv_cli.kernels import build_kernel, infer_ndim
     from sepconv_cli.spec import parse_spacing
 
     values: list[float] | None = None
     units: list[str | None] | None = None
     if spacing is not None:
         values, units = parse_spacing(spacing)
-        dims = ndim or (len(axes) if axes else None)
-        if dims is not None and len(values) == 1:
-            values, units = values * dims, units * dims
+        if len(values) == 1:
+            # one spacing for every axis: the axes come from --ndim, --axes or the spec
+            dims = ndim or (len(axes) if axes else None) or infer_ndim(spec)
+            if dims is None:
+                values = units = None  # a custom kernel: its file decides; no units to resolve
+            else:
+                values, units = values * dims, units * dims
     return build_kernel(spec, ndim=ndim, spacing=values, units=units, axes=axes, max_size=max_size)
 
 
@@ -138,12 +144,16 @@ def _show(kernel: Any) -> None:
         limit = _TABLE_LIMIT.get(k.ndim)
         if limit is not None and max(k.shape) <= limit:
             console.print(_table(k.weights))
+        elif k.ndim == 3 and max(k.shape) <= _SLICED_LIMIT:
+            for index, plane in enumerate(k.weights):
+                console.print(f"  slice axis 0 = {index - k.shape[0] // 2}:")
+                console.print(_table(plane))
         else:
             w = k.weights
             centre = w[tuple(n // 2 for n in w.shape)]
             console.print(
                 f"  weights: min {number(float(w.min()))}, max {number(float(w.max()))}, "
-                f"centre {number(float(centre))} (table shown up to 15×15 / 31 taps; "
+                f"centre {number(float(centre))} (tables shown up to 31 taps, 15×15, 7×7×7; "
                 "use -o or --json for all)"
             )
 

@@ -37,6 +37,7 @@ __all__ = [
     "KernelBuilder",
     "Param",
     "build_kernel",
+    "infer_ndim",
 ]
 
 
@@ -51,6 +52,23 @@ def _infer_ndim(builder: KernelBuilder, params: dict[str, str]) -> int:
             continue
     longest = max(lengths, default=1)
     return longest if longest > 1 else builder.default_ndim
+
+
+def infer_ndim(spec: str | KernelSpec) -> int | None:
+    """Number of axes a spec builds without an image: per-axis lists, else the kernel's default.
+
+    None for custom kernels (their file or inline weights decide).
+
+    Examples
+    --------
+    >>> infer_ndim("gaussian:sigma=2x2x1"), infer_ndim("box"), infer_ndim("savgol")
+    (3, 2, 1)
+    """
+    parsed = parse(spec) if isinstance(spec, str) else spec
+    builder = KERNELS.get(parsed.name)
+    if builder.name == "custom":
+        return None
+    return _infer_ndim(builder, parsed.params)
 
 
 def build_kernel(

@@ -239,3 +239,29 @@ def test_every_kernel_family_shows_and_checks(runner, spec):
     checked = runner.invoke(app, ["check", spec, "--max-rank", "3", "--json"])
     doc = _json(checked)
     assert doc["rank"] >= 0 and len(doc["terms"]) >= 1
+
+
+def test_single_spacing_applies_to_every_axis(runner):
+    doc = _json(
+        runner.invoke(app, ["kernel", "gaussian:sigma=1mm", "--spacing", "0.5mm", "--json"])
+    )
+    assert doc["ndim"] == 2 and doc["params"]["sigma_vox"] == [2.0, 2.0]
+    doc = _json(
+        runner.invoke(
+            app, ["kernel", "gaussian:sigma=1mm", "--spacing", "500um", "--ndim", "3", "--json"]
+        )
+    )
+    assert doc["params"]["sigma_vox"] == [2.0, 2.0, 2.0]
+    shown = runner.invoke(app, ["kernel", "laplace", "--ndim", "3"])
+    assert "slice axis 0 = 0:" in shown.stderr
+    assert "exactly a sum of 3 separable terms" in shown.stderr
+
+
+def test_require_separable_on_a_gradient_magnitude(runner):
+    ok = runner.invoke(app, ["check", "sobel", "--require-separable"])
+    assert ok.exit_code == 0
+    assert "gradient magnitude of 2 kernels" in ok.stderr
+    failed = runner.invoke(app, ["check", "disk:radius=3", "--require-separable", "--json"])
+    assert failed.exit_code == 4
+    assert json.loads(failed.stdout)["separable"] is False
+    assert failed.stderr.strip().splitlines()[-1].startswith("sepconv: error: disk:radius=3")

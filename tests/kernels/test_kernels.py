@@ -341,3 +341,23 @@ def test_ndim_inference_and_registry():
     for name in ("binomial", "disk", "savgol", "custom"):
         assert name in names
     assert build_kernel("ball:radius=1", ndim=3).name == "disk"
+
+
+@pytest.mark.parametrize("radius", [1, 2, 3, 5, 8])
+def test_disk_and_ball_match_scikit_image(radius):
+    from skimage.morphology import ball, disk
+
+    flat = build_kernel(f"disk:radius={radius}")
+    np.testing.assert_array_equal(flat.weights > 0, disk(radius) > 0)
+    solid = build_kernel(f"ball:radius={radius}", ndim=3)
+    np.testing.assert_array_equal(solid.weights > 0, ball(radius) > 0)
+    assert solid.weights.sum() == pytest.approx(1.0)
+
+
+def test_infer_ndim():
+    from sepconv_cli.kernels import infer_ndim
+
+    assert infer_ndim("gaussian:sigma=1x1x2mm") == 3
+    assert infer_ndim("dog:sigma1=1,sigma2=2x2x2x2") == 4
+    assert infer_ndim("savgol:window=5") == 1
+    assert infer_ndim("[[1,2]]") is None
