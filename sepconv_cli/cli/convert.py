@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import typer
 
+_HELP = (
+    "Convert IN to OUT between formats: PNG, JPEG, TIFF (ImageJ/OME), NIfTI, ENVI, npy "
+    "(and Zarr when installed).\n\n"
+    "Axes, spacing and units, the NIfTI header/affine and ENVI wavelengths are kept where the "
+    "target can hold them; a warning names what it cannot. The output is written atomically "
+    "and never onto the input.\n\n"
+    "Examples: sepconv convert brain.nii.gz brain.tif ; sepconv convert cube.hdr cube.npy ; "
+    "cat photo.png | sepconv convert - - --to tiff > photo.tif"
+)
 _TO_HELP = "Output format (default: OUT's suffix; required for '-'); see `sepconv info --formats`."
 _FROM_HELP = "Read IN as this format instead of sniffing its content."
 _AXES_HELP = "Axis roles of IN in array order, replacing the file's (e.g. zyx, yxc, yxb)."
@@ -24,15 +33,7 @@ def convert_command(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary line on stderr."),
 ) -> None:
-    """Convert IN to OUT: PNG, JPEG, TIFF (ImageJ/OME), NIfTI, ENVI, npy.
-
-    Axes, spacing and units, the NIfTI header/affine and ENVI wavelengths are kept where the
-    target can hold them; a warning names what it cannot. The output is written atomically and
-    never onto the input.
-
-    Examples: sepconv convert brain.nii.gz brain.tif ; sepconv convert cube.hdr cube.npy ;
-    cat photo.png | sepconv convert - - --to tiff > photo.tif
-    """
+    """Convert IN to OUT (see ``_HELP``)."""
     from sepconv_cli.cli.console import message, print_json, warn
     from sepconv_cli.errors import UsageError
     from sepconv_cli.io.convert import convert
@@ -54,4 +55,4 @@ def convert_command(
 
 def register(app: typer.Typer) -> None:
     """Add the command to `app`."""
-    app.command("convert")(convert_command)
+    app.command("convert", help=_HELP)(convert_command)

@@ -10,6 +10,14 @@ from typing import Any
 
 import typer
 
+_HELP = (
+    "Describe images, volumes and cubes: format, shape, dtype, axis roles, spacing and units, "
+    "value range (min/max/mean of the finite values), NaN/Inf counts, memory size and metadata "
+    "highlights (NIfTI orientation, ENVI wavelength range, TIFF flavour). A table per file on "
+    "stderr; --json prints one JSON object per file on stdout. Large files are memory-mapped "
+    "and reduced block by block.\n\n"
+    "Examples: sepconv info scan.nii.gz cube.hdr --json ; cat photo.png | sepconv info -"
+)
 _FORMAT_HELP = "Read as this format instead of sniffing the content (see --formats)."
 _AXES_HELP = "Axis roles in array order, replacing the file's (e.g. zyx, yxc, yxb, xyzt)."
 
@@ -117,20 +125,15 @@ def _list_formats(as_json: bool) -> None:
 
 
 def info_command(
-    files: list[str] = typer.Argument(None, help="Files to describe ('-' reads stdin)."),
+    files: list[str] = typer.Argument(
+        None, metavar="FILE", help="Files to describe ('-' reads stdin)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file on stdout."),
     format: str | None = typer.Option(None, "--format", "-f", help=_FORMAT_HELP),
     axes: str | None = typer.Option(None, "--axes", "-a", help=_AXES_HELP),
     formats: bool = typer.Option(False, "--formats", help="List the formats and exit."),
 ) -> None:
-    """Describe images, volumes and cubes: format, shape, dtype, axes, spacing and units,
-    value range (min/max/mean over finite values), NaN/Inf counts, memory size and metadata
-    highlights (NIfTI orientation, ENVI wavelength range, TIFF flavour).
-
-    Large files are memory-mapped and reduced block by block.
-
-    Examples: sepconv info scan.nii.gz cube.hdr --json ; cat photo.png | sepconv info -
-    """
+    """Describe FILES (see ``_HELP``)."""
     from sepconv_cli.cli.console import err_console, message, print_json, warn
     from sepconv_cli.errors import ExitCode, SepconvError, UsageError
     from sepconv_cli.io import describe, read
@@ -163,4 +166,4 @@ def info_command(
 
 def register(app: typer.Typer) -> None:
     """Add the command to `app`."""
-    app.command("info")(info_command)
+    app.command("info", help=_HELP)(info_command)
