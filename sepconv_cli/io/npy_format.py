@@ -1,4 +1,4 @@
-"""NumPy ``.npy`` files: any real dtype and shape, memory-mapped when read lazily."""
+"""NumPy ``.npy`` files: any real dtype and shape, memory-mapped when read lazily or large."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ MAGIC = b"\x93NUMPY"
 
 #: Bytes per block when streaming lazy data into a .npy file.
 _BLOCK_BYTES = 64 * 2**20
+#: Eager reads of files larger than this are memory-mapped (copy-on-write) instead of loaded.
+LARGE_BYTES = 1 * 2**30
 
 
 def _sniff(head: bytes, path: Path) -> bool:
@@ -22,12 +24,18 @@ def _sniff(head: bytes, path: Path) -> bool:
 def _read(path: Path, *, lazy: bool = False) -> Image:
     import numpy as np
 
-    data = np.load(path, mmap_mode="r" if lazy else None, allow_pickle=False)
+    if lazy:
+        mode: str | None = "r"
+    elif path.stat().st_size > LARGE_BYTES:
+        mode = "c"  # large: mapped copy-on-write, so it reads like an in-memory array
+    else:
+        mode = None
+    data = np.load(path, mmap_mode=mode, allow_pickle=False)
     if data.dtype.hasobject:
         raise ValueError("object arrays are not supported")
     fortran = bool(data.flags.f_contiguous and not data.flags.c_contiguous)
     image = Image(data, default_axes(data.ndim, str(path)))
-    image.meta["highlights"] = {"memory_mapped": lazy, "fortran_order": fortran}
+    image.meta["highlights"] = {"memory_mapped": mode is not None, "fortran_order": fortran}
     return image
 
 

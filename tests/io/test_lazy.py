@@ -76,3 +76,15 @@ def test_describe_is_the_same_lazy_or_not(nib_data):
 def test_formats_without_lazy_support_load(sk_data):
     image = read(sk_data / "camera.png", lazy=True)
     assert type(image.data) is np.ndarray
+
+
+def test_large_npy_is_mapped_copy_on_write(tmp_path, rng, monkeypatch):
+    from sepconv_cli.io import npy_format
+
+    data = rng.random((4, 5))
+    np.save(tmp_path / "big.npy", data)
+    monkeypatch.setattr(npy_format, "LARGE_BYTES", 10)
+    image = read(tmp_path / "big.npy")
+    assert isinstance(image.data, np.memmap)
+    image.data[0, 0] = -1.0  # writable in memory ...
+    np.testing.assert_array_equal(np.load(tmp_path / "big.npy"), data)  # ... file untouched
