@@ -28,6 +28,7 @@ _COMPRESSIONS = {"ADOBE_DEFLATE": "zlib", "DEFLATE": "zlib", "LZW": "lzw", "ZSTD
 
 _SCREEN_INCH = (1 / 72, 1 / 96)
 _IMAGEJ_DTYPES = ("uint8", "uint16", "float32")
+_TIFF_DTYPES = _IMAGEJ_DTYPES + ("uint32", "uint64", "int8", "int16", "int32", "int64", "float64")
 _OME_UNITS = {"um": "µm", "nm": "nm", "mm": "mm", "cm": "cm", "m": "m"}
 _IMAGEJ_UNITS = {"um": "micron"}
 
@@ -218,18 +219,7 @@ def _write(image: Image, paths: tuple[Path, ...]) -> None:
     import tifffile
 
     (path,) = paths
-    if image.dtype.name not in {
-        "uint8",
-        "uint16",
-        "uint32",
-        "uint64",
-        "int8",
-        "int16",
-        "int32",
-        "int64",
-        "float32",
-        "float64",
-    }:
+    if image.dtype.name not in _TIFF_DTYPES:
         raise FormatError(f"TIFF cannot hold {image.dtype} data")
     if "b" in image.axes and "c" in image.axes:
         raise FormatError(f"TIFF holds one channel axis; axes {image.axes!r} have both c and b")
@@ -282,6 +272,8 @@ def _write(image: Image, paths: tuple[Path, ...]) -> None:
             metadata["spacing"] = sz
         if dt is not None:
             metadata["finterval"] = dt
+            if placed.units[t_index] not in (None, "s"):
+                metadata["tunit"] = placed.units[t_index]
         if sx is not None and sy is not None:
             options["resolution"] = (1.0 / sx, 1.0 / sy)
         tifffile.imwrite(path, np.asarray(data), imagej=True, metadata=metadata, **options)

@@ -342,3 +342,12 @@ def test_png_screen_dpi_is_not_a_pixel_size(tmp_path):
     assert read(tmp_path / "s.png").spacing == (None, None)
     PILImage.fromarray(np.zeros((3, 4), np.uint8)).save(tmp_path / "m.png", dpi=(2540, 2540))
     assert read(tmp_path / "m.png").spacing == pytest.approx((10.0, 10.0))  # 10 µm pixels
+
+
+def test_tiff_time_units_survive(tmp_path):
+    image = Image(
+        np.zeros((3, 4, 5), np.uint16), "tyx", spacing=(250.0, 1.0, 1.0), units=("ms", "um", "um")
+    )
+    write(image, tmp_path / "t.tif")
+    back = read(tmp_path / "t.tif")
+    assert back.spacing == (250.0, 1.0, 1.0) and back.units == ("ms", "um", "um")
