@@ -41,6 +41,61 @@ JOBS: list[Job] = [
     if name != "kernel"
 ]
 
+#: ``sepconv apply`` on every sample; the report goes to stderr, its JSON to out/apply.jsonl.
+APPLY_JOBS: list[Job] = [
+    Job(
+        "apply photo gaussian",
+        ("apply", SAMPLES["photo"], "-k", "gaussian:sigma=3", "-o", "out/chelsea_smooth.png"),
+    ),
+    Job(
+        "apply stack gaussian um",
+        ("apply", SAMPLES["stack"], "-k", "gaussian:sigma=3000um", "-o", "out/stack_smooth.tif"),
+    ),
+    Job(
+        "apply nifti fwhm=6mm",
+        (
+            "apply",
+            SAMPLES["nifti"],
+            "-k",
+            "gaussian:fwhm=6mm",
+            "-o",
+            "out/example4d_smooth.nii.gz",
+            "--verify",
+        ),
+    ),
+    Job(
+        "apply cube spatial+spectral",
+        (
+            "apply",
+            SAMPLES["cube"],
+            "-k",
+            "gaussian:sigma=1.5",
+            "--spectral",
+            "savgol:window=9,order=2",
+            "-o",
+            "out/cube_smooth.hdr",
+        ),
+    ),
+    Job(
+        "apply custom kernel",
+        ("apply", SAMPLES["photo"], "-k", "@" + SAMPLES["kernel"], "-o", "out/chelsea_emboss.tif"),
+    ),
+    Job(
+        "apply sobel magnitude",
+        (
+            "apply",
+            SAMPLES["photo"],
+            "-k",
+            "gaussian:sigma=1",
+            "-k",
+            "sobel",
+            "-o",
+            "out/chelsea_edges.tif",
+        ),
+    ),
+]
+JOBS += [Job(j.name, (*j.args, "--json"), stdout="apply.jsonl") for j in APPLY_JOBS]
+
 
 def run(job: Job) -> tuple[int, list[dict]]:
     """Run ``job``; return its exit code and the JSON documents it printed."""
@@ -69,6 +124,13 @@ def _summary(document: dict) -> str:
             f"{document['format']:<6} {'x'.join(map(str, document['shape'])):<14} "
             f"{document['dtype']:<8} axes {document['axes']:<5} spacing [{spacing}] "
             f"range {document['min']:g}..{document['max']:g}"
+        )
+    if "ops" in document and "method" in document:
+        saving = document.get("saving_vs_direct") or 1.0
+        return (
+            f"{'x'.join(map(str, document['shape']))} {document['axes']} -> "
+            f"{document['output']}: {document['method']} on {document['backend']}, "
+            f"{document['time_s'] * 1e3:.1f} ms, {saving:.1f}x fewer FLOPs than direct"
         )
     return json.dumps(document)[:160]
 

@@ -181,6 +181,22 @@ def filter_step(
     return out
 
 
+def prepare(plan: Plan) -> None:
+    """Import what the plan's methods need (backend, scipy.signal for FFT) ahead of timing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv_cli.engine.planner import plan as make_plan
+    >>> from sepconv_cli.image import Image
+    >>> from sepconv_cli.kernels.base import Kernel
+    >>> prepare(make_plan(Image(np.zeros(4), "x"), [Kernel(np.ones(3))]))
+    """
+    load_backend(plan.inner_backend)
+    if any(step.method == "fft" for step in plan.steps):
+        import scipy.signal  # noqa: F401
+
+
 def filter_array(data: np.ndarray, plan: Plan, mask: np.ndarray | None = None) -> np.ndarray:
     """Filter an in-memory array (or block) by ``plan``; the result is in the compute dtype.
 

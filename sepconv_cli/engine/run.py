@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from sepconv_cli.engine.filtering import cast_output, filter_array, prepare_mask
+from sepconv_cli.engine.filtering import cast_output, filter_array, prepare, prepare_mask
 from sepconv_cli.engine.options import ApplyOptions
 from sepconv_cli.engine.planner import Plan, plan
 from sepconv_cli.engine.report import Report
@@ -155,7 +155,7 @@ def apply(
     >>> from sepconv_cli.kernels.base import Kernel
     >>> img = Image(np.arange(9, dtype=np.uint8).reshape(3, 3), "yx")
     >>> k = Kernel(np.ones((1, 3)) / 3, factors=[np.ones(1), np.ones(3) / 3], smoothing=True)
-    >>> out, report = apply(img, [k], ApplyOptions(mode="nearest"))
+    >>> out, report = apply(img, [k], ApplyOptions(mode="nearest", method="separable"))
     >>> out.data[0], out.dtype, report.to_dict()["method"]
     (array([0, 1, 2], dtype=uint8), dtype('uint8'), 'separable')
     """
@@ -194,6 +194,7 @@ def execute(image: Image, p: Plan) -> tuple[Image, Report]:
     if mask is not None:
         mask = prepare_mask(mask, p)
     report.nonfinite = count_nonfinite(data)
+    prepare(p)
     t0 = time.perf_counter()
     filtered = filter_array(data, p, mask)
     report.time_s = time.perf_counter() - t0
