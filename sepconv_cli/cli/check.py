@@ -7,6 +7,18 @@ from typing import Any
 
 import typer
 
+HELP = (
+    "Find a kernel's separable structure and what each way of applying it costs.\n\n"
+    "2-D: singular values and the rank at --tol (rank 1 = separable: KxK multiplies become 2K), "
+    "with the factors as small integers when the kernel is rational. N-D: the rank of every "
+    "mode unfolding, partial splits (e.g. 2-D spatial x 1-D spectral) and a sum of separable "
+    "terms by CP-ALS. Then the error (Frobenius, max-abs) and multiplies per voxel for r = "
+    "1..--max-rank terms, and multiplies, adds, MACs and FLOPs per voxel for direct, "
+    "separable, low-rank and FFT filtering. --require-separable exits with code 4 unless the "
+    "kernel is rank 1.\n\n"
+    "Examples: sepconv check sobel:axis=x ; sepconv check kernel.csv --json ; "
+    "sepconv check disk:radius=4 --plot disk.png ; sepconv check k.npy --require-separable"
+)
 #: Image size per axis assumed for the FFT estimate and totals when --image-shape is not given.
 _DEFAULT_IMAGE_SIDE = 256
 
@@ -195,16 +207,7 @@ def check(
         None, "--plot", help="Draw singular values and error vs rank to FILE.png."
     ),
 ) -> None:
-    """Find a kernel's separable structure and what each way of applying it costs.
-
-    2-D: singular values and rank (rank 1 = separable: K×K becomes 2K multiplies per voxel).
-    N-D: rank of every mode unfolding, partial splits (e.g. 2-D spatial ⊗ 1-D spectral) and
-    a sum of separable terms by CP-ALS. Then the error and multiplies for r = 1..--max-rank and
-    the op counts of direct, separable, low-rank and FFT filtering.
-
-    Examples: sepconv check sobel:axis=x ; sepconv check kernel.csv --json ;
-    sepconv check disk:radius=4 --plot disk.png ; sepconv check @k.npy --require-separable
-    """
+    """Find a kernel's separable structure and costs (see ``HELP``)."""
     from sepconv_cli.cli.console import err_console, message, print_json
     from sepconv_cli.cli.kernel import build_from_options
     from sepconv_cli.errors import NotSeparableError
@@ -252,4 +255,4 @@ def check(
 
 def register(app: typer.Typer) -> None:
     """Add the command to `app`."""
-    app.command("check")(check)
+    app.command("check", help=HELP)(check)

@@ -9,7 +9,19 @@ import typer
 
 _SPEC_HELP = (
     "Kernel spec: NAME[:key=value,...] (e.g. gaussian:sigma=2, gaussian:fwhm=6mm, "
-    "sobel:axis=x, box:size=5), @FILE (.csv/.txt/.npy/.nii.gz) or inline [[1,2,1],[2,4,2],[1,2,1]]."
+    "sobel:axis=x, box:size=5), @FILE (.csv/.txt/.npy/.nii.gz) or inline "
+    "[[1,2,1],[2,4,2],[1,2,1]]. "
+    "Kernels: gaussian log dog sobel scharr prewitt laplace box binomial disk savgol "
+    "(sepconv kernel --list shows their keys)."
+)
+HELP = (
+    "Show what a kernel spec builds: its weights, exact 1-D factors, sum, radius per axis and, "
+    "for Gaussians, sigma in voxels and the truncated tail mass.\n\n"
+    "Weights are for CONVOLUTION (sepconv flips them, as scipy.ndimage.convolve). Values take "
+    "units (2, 2mm, 0.5um, 3vox; --spacing resolves them) and per-axis lists (2x2x1mm). Human "
+    "output goes to stderr; --json prints one document on stdout; -o writes .npy/.csv/.txt.\n\n"
+    "Examples: sepconv kernel gaussian:sigma=1.5 ; sepconv kernel sobel:axis=x --json ; "
+    "sepconv kernel gaussian:fwhm=6mm --spacing 2x2x2mm -o g.npy ; sepconv kernel --list"
 )
 #: Largest kernel printed as a full table.
 _TABLE_LIMIT = {1: 31, 2: 15}
@@ -253,14 +265,7 @@ def kernel(
         None, "--plot", help="Draw the kernel to FILE.png (needs matplotlib: sepconv-cli[plot])."
     ),
 ) -> None:
-    """Show what a kernel spec builds: weights, exact factors, sum, radius, tail mass.
-
-    Weights are for CONVOLUTION (sepconv flips them, as scipy.ndimage.convolve). Human output
-    goes to stderr; --json to stdout.
-
-    Examples: sepconv kernel gaussian:sigma=1.5 ; sepconv kernel sobel:axis=x --json ;
-    sepconv kernel gaussian:fwhm=6mm --spacing 2x2x2mm -o g.npy ; sepconv kernel --list
-    """
+    """Show what a kernel spec builds (see ``HELP``)."""
     from sepconv_cli.cli.console import print_json
     from sepconv_cli.errors import UsageError
 
@@ -295,4 +300,4 @@ def kernel(
 
 def register(app: typer.Typer) -> None:
     """Add the command to `app`."""
-    app.command("kernel")(kernel)
+    app.command("kernel", help=HELP)(kernel)

@@ -265,3 +265,12 @@ def test_require_separable_on_a_gradient_magnitude(runner):
     assert failed.exit_code == 4
     assert json.loads(failed.stdout)["separable"] is False
     assert failed.stderr.strip().splitlines()[-1].startswith("sepconv: error: disk:radius=3")
+
+
+def test_help_names_every_kernel_of_the_registry():
+    # the help text is static so that `sepconv --help` needs no NumPy; keep it in step
+    from sepconv_cli.cli.kernel import _SPEC_HELP
+    from sepconv_cli.kernels import KERNELS
+
+    listed = _SPEC_HELP.split("Kernels: ")[1].split(" (")[0].split()
+    assert listed == [name for name in KERNELS.names() if name != "custom"]

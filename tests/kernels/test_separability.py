@@ -159,5 +159,7 @@ def test_integer_forms():
     assert factors == [[1, 2, 1], [1, 2, 1]] and scale == Fraction(1, 16)
     factors, scale = integer_form(build_kernel("prewitt:axis=0", ndim=3).weights)
     assert factors == [[1, 0, -1], [1, 1, 1], [1, 1, 1]] and scale == 1
+    factors, scale = integer_form(build_kernel("scharr:axis=y").weights)
+    assert factors == [[1, 0, -1], [3, 10, 3]] and scale == 1
     assert integer_form(build_kernel("gaussian:sigma=1").weights) is None
     assert integer_form(build_kernel("laplace").weights) is None
