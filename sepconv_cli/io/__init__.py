@@ -87,7 +87,7 @@ def _check_dtype(image: Image, source: str) -> Image:
 
 def _read_file(path: Path, fmt_name: str | None, lazy: bool, label: str) -> Image:
     head = read_head(path)
-    fmt, warnings = resolve(path, head, fmt_name)
+    fmt, warnings = resolve(path, head, fmt_name, label)
     if lazy and not fmt.supports_lazy:
         lazy = False
     try:
@@ -113,7 +113,7 @@ def _read_stdin(fmt_name: str | None) -> Image:
     with tempfile.TemporaryDirectory(prefix="sepconv-stdin-") as folder:
         probe = Path(folder) / "stdin"
         probe.write_bytes(data)
-        fmt, _ = resolve(probe, data[:SNIFF_BYTES], fmt_name)
+        fmt, _ = resolve(probe, data[:SNIFF_BYTES], fmt_name, label="stdin")
         if not fmt.streamable:
             raise UsageError(f"stdin: {fmt.name} cannot be read from a pipe; give a file path")
         path = probe.rename(probe.with_name("stdin" + fmt.suffixes[0]))

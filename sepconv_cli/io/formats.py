@@ -171,11 +171,15 @@ def read_head(path: Path) -> bytes:
     return head
 
 
-def resolve(path: Path, head: bytes, fmt_name: str | None) -> tuple[FileFormat, list[str]]:
+def resolve(
+    path: Path, head: bytes, fmt_name: str | None, label: str | None = None
+) -> tuple[FileFormat, list[str]]:
     """Choose the format to read ``path`` with: ``--format``, else sniffed content, else suffix.
 
-    Returns the format and warnings (a suffix that disagrees with the content).
+    Returns the format and warnings (a suffix that disagrees with the content); messages name
+    the file as ``label`` (default: the path).
     """
+    name = str(path) if label is None else label
     if fmt_name is not None:
         return lookup(fmt_name), []
     by_content = sniff(head, path)
@@ -184,15 +188,15 @@ def resolve(path: Path, head: bytes, fmt_name: str | None) -> tuple[FileFormat, 
         warnings = []
         if by_suffix is not None and by_suffix is not by_content:
             warnings.append(
-                f"{path}: the suffix says {by_suffix.name} but the content is "
+                f"{name}: the suffix says {by_suffix.name} but the content is "
                 f"{by_content.name}; reading it as {by_content.name}"
             )
         return by_content, warnings
     if by_suffix is not None:
         raise FormatError(
-            f"{path}: not a valid {by_suffix.name} file (its content does not start like one)"
+            f"{name}: not a valid {by_suffix.name} file (its content does not start like one)"
         )
     raise FormatError(
-        f"{path}: unknown format (content not recognised as any of "
+        f"{name}: unknown format (content not recognised as any of "
         f"{', '.join(FORMATS.names())}; give --format)"
     )

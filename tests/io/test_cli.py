@@ -163,3 +163,13 @@ def test_bad_file_in_a_real_process_exit_code_and_one_line(tmp_path):
     assert done.stderr.strip().splitlines() == [
         f"sepconv: error: {tmp_path / 'empty.tif'}: empty file (0 bytes)"
     ]
+
+
+def test_stdin_errors_name_stdin(cli):
+    result = cli("info", "-", stdin=b"plain text, not an image")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("sepconv: error: stdin: unknown format")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "/tmp" not in result.stderr
+    result = cli("info", "-", stdin=b"")
+    assert result.exit_code == 1 and "stdin: empty input" in result.stderr
