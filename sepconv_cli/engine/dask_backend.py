@@ -542,6 +542,9 @@ def dask_runner(
     memory_limit
         Total bytes for a LocalCluster's workers.
 
+    Without either, Dask's threaded scheduler runs ``dask.config`` ``num_workers`` threads
+    (default: one per CPU).
+
     Examples
     --------
     >>> with dask_runner() as runner:
@@ -553,7 +556,10 @@ def dask_runner(
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be >= 1, got {workers}")
     if not scheduler and not workers:
-        yield Runner("threads", os.cpu_count() or 1)
+        import dask
+
+        threads = dask.config.get("num_workers", None) or os.cpu_count() or 1
+        yield Runner("threads", int(threads))
         return
     try:
         from distributed import Client, LocalCluster

@@ -1,0 +1,224 @@
+"""Dask backend measurements for benchmarks/README.md (## Dask).
+
+1. Strategy: a separable Gaussian on a volume as ONE overlap with the full halo (what sepconv
+   does: one task per chunk reads chunk + halo, runs every pass, writes) against AXIS BY AXIS
+   (per axis: rechunk so that axis is whole, one 1-D pass per block, no halo) and against
+   dask's own ``map_overlap`` graph (overlap -> map_blocks -> trim).
+2. Halo overhead and time for a few chunk sizes.
+3. Scaling from 1 to 2 local workers (threads; LocalCluster processes).
+4. Out of core (``--rss``): peak RSS growth of each strategy on a 512^3 float32 volume
+   (512 MiB) read from a ``.npy`` memory map, each in a fresh subprocess.
+
+Every variant writes its result to a ``.npy`` on disk and is checked against scipy.
+
+    .venv/bin/python benchmarks/dask_scaling.py            # 256^3 float32 (64 MiB)
+    .venv/bin/python benchmarks/dask_scaling.py --size 128 # quicker
+    .venv/bin/python benchmarks/dask_scaling.py --rss      # peak memory, 512 MiB volume
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import dask
+import dask.array as da
+import numpy as np
+import scipy.ndimage as ndi
+
+from sepconv_cli.engine import ApplyOptions, plan
+from sepconv_cli.engine.dask_backend import apply_lazy, filter_dask
+from sepconv_cli.image import Image
+
+SIGMA = 2.0
+RADIUS = int(4 * SIGMA + 0.5)
+
+
+def _gaussian_1d() -> np.ndarray:
+    x = np.arange(-RADIUS, RADIUS + 1)
+    w = np.exp(-0.5 * (x / SIGMA) ** 2)
+    return w / w.sum()
+
+
+def _axis_by_axis(x: da.Array, chunk: int) -> da.Array:
+    weights = _gaussian_1d()
+    for axis in range(x.ndim):
+        shape = [chunk] * x.ndim
+        shape[axis] = -1
+        x = x.rechunk(tuple(shape)).map_blocks(
+            functools.partial(ndi.correlate1d, weights=weights, axis=axis, mode="reflect")
+        )
+    return x
+
+
+def _store(y: da.Array, path: Path, workers: int) -> float:
+    out = np.lib.format.open_memmap(path, "w+", np.float32, y.shape)
+    start = time.perf_counter()
+    da.store(y, out, lock=False, scheduler="threads", num_workers=workers)
+    out.flush()
+    return time.perf_counter() - start
+
+
+def _check(path: Path, reference: np.ndarray) -> float:
+    return float(np.abs(np.load(path) - reference).max())
+
+
+def _sepconv(image: Image, out: Path, **options: object) -> dict:
+    opts = ApplyOptions(kernels=(f"gaussian:sigma={SIGMA}",), backend="dask", **options)
+    p = plan(image, None, opts)
+    return apply_lazy(image, p, out, p.options)
+
+
+def _status(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+
+def _rss_child(strategy: str, source: Path, out: Path) -> None:
+    """Run one strategy after a small warm-up; print the seconds and the peak RSS growth."""
+    image = Image(np.load(source, mmap_mode="r"), "zyx")
+    warm = Image(np.ones((32, 32, 32), np.float32), "zyx")
+    _sepconv(warm, out.with_name("warm.npy"), chunks="16")
+    _store(_axis_by_axis(da.from_array(warm.data, chunks=16), 16), out.with_name("w2.npy"), 2)
+    Path("/proc/self/clear_refs").write_text("5")
+    base = _status("VmRSS")
+    start = time.perf_counter()
+    if strategy == "sepconv":
+        stats = _sepconv(image, out, memory_limit=128 * 2**20)
+        label = "x".join(map(str, stats["chunks"]))
+    else:
+        chunk = 64
+        y = _axis_by_axis(da.from_array(image.data, chunks=chunk), chunk)
+        _store(y, out, os.cpu_count() or 1)
+        label = f"{chunk} (pencils {chunk}x{chunk}xN)"
+    seconds = time.perf_counter() - start
+    print(f"{label};{seconds:.1f};{(_status('VmHWM') - base) / 2**20:.0f}")
+
+
+def _rss_table(folder: Path) -> None:
+    n = 512
+    source = folder / "big.npy"
+    data = np.lib.format.open_memmap(source, "w+", np.float32, (n, n, n))
+    for z in range(0, n, 64):
+        data[z : z + 64] = np.random.default_rng(z).random((64, n, n), np.float32)
+    data.flush()
+    del data
+    print(f"## out of core: {n}^3 float32 (512 MiB) .npy memory map, gaussian sigma={SIGMA}\n")
+    print("| strategy | chunks | seconds | peak RSS growth (MiB) |")
+    print("| --- | --- | --- | --- |")
+    names = {"sepconv": "sepconv, --memory-limit 128MiB", "axes": "axis by axis + rechunk"}
+    for strategy in ("sepconv", "axes"):
+        out = (
+            subprocess.run(
+                [sys.executable, __file__, "--child", strategy, str(source), str(folder / "o.npy")],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        chunks, seconds, grown = out.split(";")
+        print(f"| {names[strategy]} | {chunks} | {seconds} | {grown} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=256, help="edge of the cube (voxels)")
+    parser.add_argument("--repeat", type=int, default=2, help="best of N runs")
+    parser.add_argument("--rss", action="store_true", help="out-of-core peak memory table")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _rss_child(args.child[0], Path(args.child[1]), Path(args.child[2]))
+        return
+    with tempfile.TemporaryDirectory(prefix="sepconv-dask-bench-") as folder:
+        if args.rss:
+            _rss_table(Path(folder))
+        else:
+            _timings(args, Path(folder))
+
+
+def _timings(args: argparse.Namespace, folder: Path) -> None:
+    n = args.size
+    rng = np.random.default_rng(0)
+    x = rng.random((n, n, n), dtype=np.float32)
+    reference = ndi.gaussian_filter(x, SIGMA, mode="reflect")
+    np.save(folder / "in.npy", x)
+    source = np.load(folder / "in.npy", mmap_mode="r")
+    image = Image(source, "zyx")
+    cpus = os.cpu_count()
+    print(
+        f"## {n}^3 float32 ({x.nbytes / 2**20:.0f} MiB), gaussian sigma={SIGMA} "
+        f"(radius {RADIUS}), mode reflect; {platform.processor() or platform.machine()}, "
+        f"{cpus} CPUs, dask {dask.__version__}\n"
+    )
+
+    def best(fn):
+        return min(fn() for _ in range(args.repeat))
+
+    _sepconv(Image(x[:32, :32, :32].copy(), "zyx"), folder / "warm.npy")  # Numba compiles
+
+    chunk = 64
+    print("| strategy (chunks 64^3, threads) | seconds | max abs error |")
+    print("| --- | --- | --- |")
+    t = best(lambda: _sepconv(image, folder / "a.npy", chunks=str(chunk))["seconds"])
+    print(
+        f"| sepconv: one task per chunk, full halo | {t:.2f} | "
+        f"{_check(folder / 'a.npy', reference):.1e} |"
+    )
+    fn = functools.partial(ndi.gaussian_filter, sigma=SIGMA, mode="reflect")
+    lazy = filter_dask(
+        da.from_array(source, chunks=chunk), fn, (RADIUS,) * 3, "reflect", chunks=chunk
+    )
+    t = best(lambda: _store(lazy, folder / "b.npy", cpus))
+    print(
+        f"| dask map_overlap graph, full halo | {t:.2f} | "
+        f"{_check(folder / 'b.npy', reference):.1e} |"
+    )
+    axes = _axis_by_axis(da.from_array(source, chunks=chunk), chunk)
+    t = best(lambda: _store(axes, folder / "c.npy", cpus))
+    print(f"| axis by axis with rechunking | {t:.2f} | {_check(folder / 'c.npy', reference):.1e} |")
+
+    print("\n| chunks | n chunks | halo overhead (extra voxels read) | seconds (threads) |")
+    print("| --- | --- | --- | --- |")
+    for size in (16, 32, 64, 128, None):
+        label = "default" if size is None else str(size)
+        opts = {} if size is None else {"chunks": str(size)}
+        stats = min(
+            (_sepconv(image, folder / "d.npy", **opts) for _ in range(args.repeat)),
+            key=lambda s: s["seconds"],
+        )
+        shape = "x".join(map(str, stats["chunks"]))
+        print(
+            f"| {label} ({shape}) | {stats['n_chunks']} | {stats['halo_overhead']:.0%} | "
+            f"{stats['seconds']:.2f} |"
+        )
+
+    print("\n| scheduler | workers | seconds | voxels/s per worker (busy time) |")
+    print("| --- | --- | --- | --- |")
+    for kind, workers in (("threads", 1), ("threads", 2), ("LocalCluster", 1), ("LocalCluster", 2)):
+        if kind == "threads":
+            with dask.config.set(num_workers=workers):
+                stats = min(
+                    (_sepconv(image, folder / "e.npy", chunks="64") for _ in range(args.repeat)),
+                    key=lambda s: s["seconds"],
+                )
+        else:
+            stats = _sepconv(image, folder / "e.npy", chunks="64", workers=workers)
+        per = ", ".join(f"{w['voxels_per_second'] / 1e6:.0f} M" for w in stats["per_worker"])
+        print(f"| {kind} | {workers} | {stats['seconds']:.2f} | {per} |")
+    assert _check(folder / "e.npy", reference) <= 1e-5
+
+
+if __name__ == "__main__":
+    main()
