@@ -96,6 +96,7 @@ def apply_file(
         t0 = time.perf_counter()
         stats = apply_lazy(image, p, target, options, progress=progress)
         report = Report(p, time_s=time.perf_counter() - t0, warnings=warnings)
+        report.clipped = int(stats.get("clipped", 0))
         report.extra.update(extra, dask=stats, write_s=None)
         report.extra["time_includes_write"] = True
     else:

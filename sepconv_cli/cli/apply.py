@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,35 @@ def build_options(**values: Any) -> Any:
     from sepconv_cli.engine.options import ApplyOptions
 
     return ApplyOptions(**values).normalized()
+
+
+@contextlib.contextmanager
+def chunk_progress(*, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A ``progress(done, total)`` callback drawing a Rich bar for chunked (dask) runs.
+
+    None when disabled or when stderr is not a terminal (or NO_COLOR is set).
+    """
+    from sepconv_cli.cli.console import err_console, stderr_is_interactive
+
+    if not enabled or not stderr_is_interactive():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "chunks",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("filter", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
 
 
 def emit_report(
@@ -143,7 +174,8 @@ def apply_command(
         raise UsageError("--json and -o - both want stdout; use --report FILE for the report")
     from sepconv_cli.pipeline import apply_file
 
-    doc = apply_file(inputs[0], output, options)
+    with chunk_progress(enabled=not quiet) as progress:
+        doc = apply_file(inputs[0], output, options, progress=progress)
     emit_report(doc, json_out=json_out, report_file=report_file, quiet=quiet)
 
 

@@ -157,6 +157,17 @@ def result_lines(doc: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{si(doc.get('gmacs_per_s'))} GMAC/s, {si(doc.get('macs'))} MACs",
             )
         )
+    dask = doc.get("dask")
+    if dask:
+        rates = ", ".join(f"{si(w['voxels_per_second'])} vox/s" for w in dask.get("per_worker", []))
+        lines.append(
+            (
+                "chunks",
+                f"{'x'.join(map(str, dask['chunks']))} ({dask['n_chunks']} chunks), halo "
+                f"overhead {dask['halo_overhead']:.1%}, {dask['scheduler']} scheduler, "
+                f"{dask['workers']} workers" + (f" ({rates})" if rates else ""),
+            )
+        )
     if doc.get("saving_vs_direct"):
         lines.append(("saving", f"{doc['saving_vs_direct']:.1f}x fewer FLOPs than direct"))
     if doc.get("nonfinite"):

@@ -166,3 +166,32 @@ def test_subprocess_exit_code_and_plain_report(tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert "\x1b[" not in ok.stderr and "separable *" in ok.stderr
     assert np.load(tmp_path / "o.npy").dtype == np.uint16
+
+
+def test_dask_backend_from_the_cli(runner, volume, tmp_path):
+    pytest.importorskip("dask")
+    path, data = volume
+    out = tmp_path / "d.npy"
+    result = runner.invoke(
+        app,
+        [
+            "apply",
+            str(path),
+            "-k",
+            "gaussian:sigma=1",
+            "-o",
+            str(out),
+            "--backend",
+            "dask",
+            "--chunks",
+            "8",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["backend"] == "dask" and doc["dask"]["n_chunks"] > 1
+    assert "halo overhead" in result.stderr
+    np.testing.assert_allclose(
+        np.load(out), ndimage.gaussian_filter(data.astype(np.float64), 1.0), atol=1e-6
+    )
