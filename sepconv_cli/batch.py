@@ -481,6 +481,26 @@ def _is_folder_target(output: str) -> bool:
     )
 
 
+def is_batch(
+    inputs: Sequence[InputFile], output: str | None, name_template: str = "{stem}{ext}"
+) -> bool:
+    """True when ``-o`` names a folder: several inputs, inputs found in a folder, glob or list,
+    a ``name_template``, or an ``output`` that is an existing folder or ends with ``/``.
+
+    Examples
+    --------
+    >>> one = [InputFile("a.png", ".", "a.png")]
+    >>> is_batch(one, "b.png"), is_batch(one, "out/"), is_batch(one * 2, "out")
+    (False, True, True)
+    """
+    return (
+        len(inputs) > 1
+        or any(item.expanded for item in inputs)
+        or name_template != "{stem}{ext}"
+        or (output not in (None, "-") and _is_folder_target(output))
+    )
+
+
 def plan_outputs(
     inputs: Sequence[InputFile],
     output: str,
@@ -525,13 +545,7 @@ def plan_outputs(
         return [Task(inputs[0], "-", format)]
     if format:
         format_suffix(format)  # an unknown format is refused before anything else
-    folder_mode = (
-        len(inputs) > 1
-        or inputs[0].expanded
-        or name_template != "{stem}{ext}"
-        or _is_folder_target(output)
-    )
-    if not folder_mode:
+    if not is_batch(inputs, output, name_template):
         tasks = [Task(inputs[0], output, format)]
     else:
         if os.path.exists(output) and not os.path.isdir(output):
@@ -705,8 +719,15 @@ def report_macs(report: dict[str, Any] | None) -> int:
 
 
 @contextlib.contextmanager
-def _stop_signals() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into KeyboardInterrupt while a batch runs (main thread only)."""
+def stop_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into KeyboardInterrupt inside the block (main thread only),
+    so that atomic writers clean up as they do for Ctrl-C.
+
+    Examples
+    --------
+    >>> with stop_signals():
+    ...     pass
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -991,7 +1012,7 @@ def run_batch(
         else:
             queue.append(task)
     try:
-        with _stop_signals():
+        with stop_signals():
             if jobs == 1 or len(queue) <= 1:
                 runner.in_process(queue)
             else:
@@ -1000,6 +1021,26 @@ def run_batch(
         summary.interrupted = True
     summary.elapsed_s = time.perf_counter() - start
     return summary
+
+
+def check_specs(options: Any) -> None:
+    """Check the kernel specs of ``options`` (names, keys) once, before a batch starts, so a
+    typo is one usage error (exit 2) rather than one failure per file.
+
+    Examples
+    --------
+    >>> from sepconv_cli.engine import ApplyOptions
+    >>> check_specs(ApplyOptions(kernels=("gausian:sigma=2",)))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sepconv_cli.errors.SpecError: unknown kernel 'gausian'; did you mean 'gaussian'? ...
+    """
+    from sepconv_cli.kernels import KERNELS
+    from sepconv_cli.spec import parse
+
+    for text in (*options.kernels, *([options.spectral] if options.spectral else [])):
+        spec = parse(text)
+        KERNELS.get(spec.name).values(spec.params)
 
 
 def apply_task(task: Task, options: Any) -> dict[str, Any]:

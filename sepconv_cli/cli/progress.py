@@ -1,5 +1,5 @@
-"""How a batch looks while it runs: a Rich progress bar on a terminal, plain lines in a log,
-JSON lines on stdout with ``--json``.
+"""Running a batch from the command line (:func:`run_batch_command`) and how it looks while
+it runs: a Rich progress bar on a terminal, plain lines in a log, JSON lines with ``--json``.
 
 * stdout: with ``json_lines``, one object per finished file and a final ``{"summary": ...}``;
   nothing else, ever.
@@ -18,30 +18,24 @@ from typing import Any
 from sepconv_cli.cli.console import err_console, message, print_json, stderr_is_interactive
 
 
-def _si(value: float, unit: str) -> str:
-    """``1.5e9, "MAC"`` -> ``"1.50 GMAC"``."""
-    for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.2f} {prefix}{unit}"
-    return f"{value:.0f} {unit}"
-
-
-def summary_line(summary: Any) -> str:
+def summary_line(summary: Any, *, done_word: str = "done") -> str:
     """The one-line human summary of a :class:`~sepconv_cli.batch.Summary`.
 
     Examples
     --------
     >>> from sepconv_cli.batch import Summary
     >>> summary_line(Summary(total=3, done=2, failed=1, elapsed_s=2.0, macs=3_000_000))
-    'sepconv: 2 done, 0 skipped, 1 failed of 3 files in 2.00 s (1.0 files/s, 3.00 MMAC)'
+    'sepconv: 2 done, 0 skipped, 1 failed of 3 files in 2.00 s (1.0 files/s, 3 MMAC)'
     """
+    from sepconv_cli.cli.report import si
+
     head = "sepconv: interrupted: " if summary.interrupted else "sepconv: "
     text = (
-        f"{head}{summary.done} done, {summary.skipped} skipped, {summary.failed} failed "
+        f"{head}{summary.done} {done_word}, {summary.skipped} skipped, {summary.failed} failed "
         f"of {summary.total} files in {summary.elapsed_s:.2f} s"
     )
     rate = f"{summary.done / summary.elapsed_s:.1f} files/s, " if summary.elapsed_s > 0 else ""
-    text += f" ({rate}{_si(summary.macs, 'MAC')})"
+    text += f" ({rate}{si(summary.macs, 'MAC')})"
     if summary.not_run:
         text += f"; {summary.not_run} not run"
     return text
@@ -56,11 +50,32 @@ def file_line(result: dict[str, Any], index: int, total: int) -> str:
     '[1/2] ok a.png -> o/a.png (0.50 s)'
     """
     width = len(str(total))
-    text = f"[{index:{width}d}/{total}] {result['status']} {result['path']} -> {result['output']}"
+    report = result.get("report") or {}
+    status = "plan" if report.get("dry_run") else result["status"]
+    text = f"[{index:{width}d}/{total}] {status} {result['path']} -> {result['output']}"
     if result["status"] == "skipped":
         return f"{text} (exists)"
-    if result.get("time_s") is not None:
+    if result.get("time_s") is not None and not report.get("dry_run"):
         text += f" ({result['time_s']:.2f} s)"
+    return text
+
+
+def plan_text(result: dict[str, Any]) -> str:
+    """What a per-file report says in a few words: method, backend, MACs, saving vs direct.
+
+    Examples
+    --------
+    >>> plan_text({"report": {"method": "separable", "backend": "numpy", "macs": 2_000_000,
+    ...                       "saving_vs_direct": 4.5}})
+    'separable/numpy, 2 MMAC, 4.5x fewer FLOPs than direct'
+    """
+    from sepconv_cli.cli.report import si
+
+    report = result.get("report") or {}
+    text = f"{report.get('method')}/{report.get('backend')}, {si(report.get('macs'), 'MAC')}"
+    saving = report.get("saving_vs_direct")
+    if saving:
+        text += f", {saving:.1f}x fewer FLOPs than direct"
     return text
 
 
@@ -80,6 +95,8 @@ class BatchProgress:
         Print only errors on stderr.
     describe
         Optional ``result -> str`` appended to plain per-file lines (e.g. the plan of a dry run).
+    dry_run
+        The files are only planned (the summary says "planned", not "done").
     """
 
     def __init__(
@@ -89,8 +106,10 @@ class BatchProgress:
         json_lines: bool = False,
         quiet: bool = False,
         describe: Any = None,
+        dry_run: bool = False,
     ) -> None:
         self.total = total
+        self.dry_run = dry_run
         self.json_lines = json_lines
         self.quiet = quiet
         self.describe = describe
@@ -133,7 +152,9 @@ class BatchProgress:
         if self.json_lines:
             print_json(result)
         if result["status"] == "failed":
-            self._print(f"sepconv: error: {result['path']}: {result['error']}")
+            error = str(result["error"])
+            where = "" if result["path"] in error else f"{result['path']}: "
+            self._print(f"sepconv: error: {where}{error}")
         elif not self.quiet and self._bar is None:
             line = file_line(result, self.finished, self.total)
             if self.describe is not None and result.get("report"):
@@ -148,7 +169,7 @@ class BatchProgress:
         if self.json_lines:
             print_json({"summary": summary.to_dict()})
         if not self.quiet or summary.interrupted:
-            message(summary_line(summary))
+            message(summary_line(summary, done_word="planned" if self.dry_run else "done"))
 
 
 def _make_bar() -> Any:
@@ -184,3 +205,78 @@ def _make_bar() -> Any:
         console=err_console(),
         transient=False,
     )
+
+
+def run_batch_command(
+    inputs: list[Any],
+    output: str | None,
+    worker: Any,
+    *,
+    name_template: str,
+    format: str | None,
+    jobs: int | None,
+    fail_fast: bool,
+    skip_existing: bool,
+    json_out: bool,
+    quiet: bool,
+    report_file: str | os.PathLike[str] | None = None,
+    dry_run: bool = False,
+) -> int:
+    """Plan, run and render a batch; return the exit code (0, 1, 3 or 130).
+
+    Parameters
+    ----------
+    inputs
+        :class:`~sepconv_cli.batch.InputFile` list from :func:`~sepconv_cli.batch.expand_inputs`.
+    output
+        ``-o``: the output folder (required).
+    worker
+        Picklable ``worker(task) -> report dict`` (see :func:`~sepconv_cli.batch.apply_task`).
+    name_template, format
+        ``--name`` and ``--format``.
+    jobs
+        ``--jobs`` (None: one per core).
+    fail_fast, skip_existing
+        As :func:`~sepconv_cli.batch.run_batch`.
+    json_out, quiet
+        ``--json`` (JSON lines on stdout) and ``--quiet`` (only errors on stderr).
+    report_file
+        Also write the JSON lines to this file (atomically, at the end).
+    dry_run
+        The worker only plans (``--dry-run``); said so in the summary line.
+    """
+    from sepconv_cli.batch import default_jobs, plan_outputs, run_batch
+    from sepconv_cli.errors import UsageError
+
+    if output is None:
+        raise UsageError(f"{len(inputs)} inputs need -o FOLDER for their outputs")
+    tasks = plan_outputs(inputs, output, name_template=name_template, format=format)
+    records: list[dict[str, Any]] = []
+    renderer = BatchProgress(
+        len(tasks), json_lines=json_out, quiet=quiet, describe=plan_text, dry_run=dry_run
+    )
+
+    def on_result(result: dict[str, Any]) -> None:
+        if report_file is not None:
+            records.append(result)
+        renderer.result(result)
+
+    with renderer:
+        summary = run_batch(
+            tasks,
+            worker,
+            jobs=jobs or default_jobs(),
+            fail_fast=fail_fast,
+            skip_existing=skip_existing,
+            on_result=on_result,
+            on_start=renderer.start,
+        )
+    renderer.finish(summary)
+    if report_file is not None:
+        from sepconv_cli.cli.console import to_json
+        from sepconv_cli.io.atomic import atomic_file
+
+        with atomic_file(report_file, "w") as handle:
+            for record in [*records, {"summary": summary.to_dict()}]:
+                handle.write(to_json(record) + "\n")
+    return int(summary.exit_code)

@@ -20,9 +20,10 @@ RESULTS = [
         "report": {"macs": 10, "method": "separable"},
     },
     {"path": "b.png", "output": "o/b.png", "status": "failed", "error": "b.png: truncated"},
+    {"path": "d.png", "output": "o/d.png", "status": "failed", "error": "not an image"},
     {"path": "c.png", "output": "o/c.png", "status": "skipped", "error": None},
 ]
-SUMMARY = Summary(total=3, done=1, skipped=1, failed=1, elapsed_s=0.5, macs=10)
+SUMMARY = Summary(total=4, done=1, skipped=1, failed=2, elapsed_s=0.5, macs=10)
 
 
 def run(renderer: BatchProgress) -> None:
@@ -34,45 +35,49 @@ def run(renderer: BatchProgress) -> None:
 
 
 def test_json_lines_and_plain_log(capsys) -> None:
-    run(BatchProgress(3, json_lines=True))
+    run(BatchProgress(4, json_lines=True))
     out, err = capsys.readouterr()
     lines = [json.loads(line) for line in out.splitlines()]
-    assert [line.get("status") for line in lines[:3]] == ["ok", "failed", "skipped"]
-    assert lines[3] == {"summary": SUMMARY.to_dict()}
+    assert [line.get("status") for line in lines[:4]] == ["ok", "failed", "failed", "skipped"]
+    assert lines[4] == {"summary": SUMMARY.to_dict()}
     assert err.splitlines() == [
-        "[1/3] ok a.png -> o/a.png (0.25 s)",
-        "sepconv: error: b.png: b.png: truncated",
-        "[3/3] skipped c.png -> o/c.png (exists)",
+        "[1/4] ok a.png -> o/a.png (0.25 s)",
+        "sepconv: error: b.png: truncated",  # the error names the file: not repeated
+        "sepconv: error: d.png: not an image",
+        "[4/4] skipped c.png -> o/c.png (exists)",
         summary_line(SUMMARY),
     ]
 
 
 def test_quiet_prints_only_errors(capsys) -> None:
-    run(BatchProgress(3, quiet=True))
+    run(BatchProgress(4, quiet=True))
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.splitlines() == ["sepconv: error: b.png: b.png: truncated"]
+    assert err.splitlines() == [
+        "sepconv: error: b.png: truncated",
+        "sepconv: error: d.png: not an image",
+    ]
 
 
 def test_describe_adds_the_plan_to_plain_lines(capsys) -> None:
-    run(BatchProgress(3, describe=lambda r: r["report"]["method"]))
-    assert "[1/3] ok a.png -> o/a.png (0.25 s): separable" in capsys.readouterr().err
+    run(BatchProgress(4, describe=lambda r: r["report"]["method"]))
+    assert "[1/4] ok a.png -> o/a.png (0.25 s): separable" in capsys.readouterr().err
 
 
 def test_bar_on_a_terminal(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(progress, "stderr_is_interactive", lambda: True)
     monkeypatch.delenv("NO_COLOR", raising=False)
-    run(BatchProgress(3))
+    run(BatchProgress(4))
     out, err = capsys.readouterr()
     assert out == ""
-    assert "3/3" in err and "files/s" in err and "ETA" in err
-    assert "sepconv: error: b.png: b.png: truncated" in err
-    assert "[1/3]" not in err  # no per-file log lines under a bar
+    assert "4/4" in err and "files/s" in err and "ETA" in err
+    assert "sepconv: error: b.png: truncated" in err
+    assert "[1/4]" not in err  # no per-file log lines under a bar
 
 
 def test_summary_line_when_interrupted() -> None:
     summary = Summary(total=10, done=4, elapsed_s=2.0, macs=2_500_000_000, interrupted=True)
     assert summary_line(summary) == (
         "sepconv: interrupted: 4 done, 0 skipped, 0 failed of 10 files in 2.00 s "
-        "(2.0 files/s, 2.50 GMAC); 6 not run"
+        "(2.0 files/s, 2.5 GMAC); 6 not run"
     )
