@@ -152,3 +152,29 @@ def test_integer_input_with_mask_keeps_dtype_and_outside_values():
     assert image.dtype == np.uint16
     np.testing.assert_array_equal(image.data[~mask], data[~mask])
     assert report.clipped == 0
+
+
+@pytest.mark.parametrize("mode", ("reflect", "constant"))
+def test_ignore_with_a_signed_kernel_rescales_by_absolute_weights(mode):
+    data = _with_nans(6)
+    kernel = build_kernel("log:sigma=1", ndim=2)
+    finite = np.isfinite(data)
+    x0 = np.where(finite, data, 0).astype(np.float64)
+    absw = np.abs(kernel.weights)
+    num = brute_force(x0, kernel.weights, (0, 1), mode, 0.0)
+    den = brute_force(finite.astype(np.float64), absw, (0, 1), mode, 1.0)
+    expected = num * absw.sum() / den
+    expected[~finite] = data[~finite]
+    results = [
+        _run(data, kernel, method, nan="ignore", mode=mode)[0]
+        for method in ("direct", "lowrank", "fft")
+    ]
+    for out in results:
+        ok = np.isfinite(expected)
+        np.testing.assert_array_equal(np.isfinite(out), ok)
+        np.testing.assert_allclose(out[ok], expected[ok], atol=1e-5 * 50 * absw.sum())
+    # without non-finite values it is the plain filter
+    clean = np.nan_to_num(data, nan=1.0, posinf=1.0, neginf=1.0)
+    plain = brute_force(clean, kernel.weights, (0, 1), mode, 0.0)
+    out, _ = _run(clean, kernel, "fft", nan="ignore", mode=mode)
+    np.testing.assert_allclose(out, plain, atol=1e-5 * 50 * absw.sum())
