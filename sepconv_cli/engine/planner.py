@@ -241,7 +241,7 @@ def _decompose(kernel: Kernel, options: ApplyOptions) -> tuple[int, float, list[
     )
 
 
-def _available(rank: int, options: ApplyOptions) -> list[str]:
+def _available(rank: int) -> list[str]:
     methods = ["direct", "fft"]
     if rank == 1:
         methods.insert(1, "separable")
@@ -325,13 +325,12 @@ def plan_step(
         )
     costs = method_costs(shape, kernel.shape, rank=rank, itemsize=itemsize, filtered_axes=axes)
     inner = "numpy" if backend == "dask" else backend
-    predicted = {
-        m: predict_seconds(m, inner, costs[m]) * len(parts) for m in _available(rank, options)
-    }
+    predicted = {m: predict_seconds(m, inner, costs[m]) * len(parts) for m in _available(rank)}
     method, why = _choose(kernel, rank, options, predicted)
     if kernel.combine == "magnitude":
         why += f"; gradient magnitude of {len(parts)} responses"
-    error = max((d[1] for d in decompositions), default=0.0) if method == "lowrank" else 0.0
+    uses_terms = method in ("lowrank", "separable")
+    error = max((d[1] for d in decompositions), default=0.0) if uses_terms else 0.0
     return Step(
         kernel, axes, role, parts, kernel.combine, rank, error, method, why, costs, predicted
     )

@@ -292,3 +292,10 @@ def test_startup_cost_counts_until_numba_is_loaded(monkeypatch):
 
     load_backend("numba")
     assert plan(_image((600, 600)), ["box:size=3"], ApplyOptions()).backend == "numba"
+
+
+def test_rank_one_approximation_of_a_non_separable_kernel_reports_its_error():
+    step = plan(_image((32, 32)), ["disk:radius=3"], ApplyOptions(rank=1)).steps[0]
+    assert step.rank == 1 and step.method in ("separable", "direct", "fft")
+    forced = plan(_image((32, 32)), ["disk:radius=3"], ApplyOptions(rank=1, method="separable"))
+    assert forced.steps[0].rank_error > 0.01
