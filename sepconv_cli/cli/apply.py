@@ -119,6 +119,9 @@ def apply_command(
     axes: str | None = typer.Option(
         None, "--axes", help="Axis roles in array order, e.g. yxb (overrides the file's)."
     ),
+    spacing: str | None = typer.Option(
+        None, "--spacing", help="Spatial spacing for physical units, e.g. 2x2x1mm (overrides)."
+    ),
     memory_limit: str | None = typer.Option(
         None, "--memory-limit", help="Above this input size use dask (default: RAM/4)."
     ),
@@ -158,6 +161,7 @@ def apply_command(
         mask=mask,
         spectral=spectral,
         axes=axes,
+        spacing=spacing,
         memory_limit=memory_limit,
         chunks=chunks,
         scheduler=scheduler,

@@ -115,6 +115,9 @@ class ApplyOptions:
         A 1-D kernel spec for the band axis (spatial ⊗ spectral).
     axes
         Axis roles overriding the file's (``"yxb"``).
+    spacing
+        Spacing of the spatial axes for physical kernel units (``"2x2x1mm"``, ``"0.5um"``),
+        overriding the file's; the output keeps the file's metadata.
     memory_limit
         Bytes; inputs larger than this go to the dask backend (default a quarter of RAM).
     chunks, scheduler, workers
@@ -149,6 +152,7 @@ class ApplyOptions:
     mask: Any = None
     spectral: str | None = None
     axes: str | None = None
+    spacing: str | None = None
     memory_limit: int | str | None = None
     chunks: str | None = None
     scheduler: str | None = None

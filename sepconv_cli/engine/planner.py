@@ -479,6 +479,8 @@ def plan(
     options = options.normalized()
     if options.axes:
         image = image.with_axes(options.axes)
+    if options.spacing:
+        image = with_spacing(image, options.spacing)
     specs: list[Kernel | str] = list(options.kernels if kernels is None else kernels)
     in_dtype = np.dtype(image.dtype)
     compute = compute_dtype_for(in_dtype, options.precision)
@@ -536,6 +538,27 @@ def plan(
         halo=tuple(halo),
         options=options,
     )
+
+
+def with_spacing(image: Image, text: str) -> Image:
+    """The image with the spatial axes' spacing and units replaced (``--spacing 2x2x1mm``).
+
+    Examples
+    --------
+    >>> img = with_spacing(Image(np.zeros((2, 3, 4)), "zyx"), "2x1x1um")
+    >>> img.spacing, img.units
+    ((2.0, 1.0, 1.0), ('um', 'um', 'um'))
+    """
+    from sepconv_cli.spec import broadcast, parse_spacing
+
+    values, units = parse_spacing(text)
+    spatial = image.spatial_axes
+    values = broadcast(values, len(spatial), "--spacing")
+    units = broadcast(units, len(spatial), "--spacing")
+    spacing, unit_list = list(image.spacing), list(image.units)
+    for axis, value, unit in zip(spatial, values, units, strict=True):
+        spacing[axis], unit_list[axis] = value, unit
+    return image.replace(spacing=tuple(spacing), units=tuple(unit_list))
 
 
 def _with_kernels(options: ApplyOptions, kernels: Sequence[Kernel | str]) -> ApplyOptions:

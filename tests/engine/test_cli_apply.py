@@ -195,3 +195,18 @@ def test_dask_backend_from_the_cli(runner, volume, tmp_path):
     np.testing.assert_allclose(
         np.load(out), ndimage.gaussian_filter(data.astype(np.float64), 1.0), atol=1e-6
     )
+
+
+def test_spacing_option_resolves_physical_units(runner, tmp_path):
+    path = tmp_path / "img.npy"
+    data = np.random.default_rng(3).random((30, 31)).astype(np.float32)
+    np.save(path, data)
+    out = tmp_path / "o.npy"
+    args = ["apply", str(path), "-k", "gaussian:sigma=2mm", "-o", str(out), "--json", "-q"]
+    missing = runner.invoke(app, args)
+    assert missing.exit_code == 2 and "spacing" in missing.stderr
+    result = runner.invoke(app, [*args, "--spacing", "0.5x1mm"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["kernels"][0]["sigma_vox"] == [4.0, 2.0]
+    expected = ndimage.gaussian_filter(data.astype(np.float64), (4.0, 2.0))
+    np.testing.assert_allclose(np.load(out), expected, atol=1e-6)
