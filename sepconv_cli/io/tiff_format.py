@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,6 +69,19 @@ def _ome_pixels(xml: str) -> dict[str, Any]:
         if element.tag.endswith("}Pixels") or element.tag == "Pixels":
             return dict(element.attrib)
     return {}
+
+
+def _stored_axes(tf: Any) -> str | None:
+    """The roles sepconv wrote (``sepconv_axes``) in ImageJ metadata or the OME description."""
+    if tf.is_imagej and tf.imagej_metadata:
+        return tf.imagej_metadata.get("sepconv_axes")
+    if tf.is_ome and tf.ome_metadata:
+        for element in ET.fromstring(tf.ome_metadata).iter():
+            if element.tag.endswith("}Description") and element.text:
+                match = re.search(r"sepconv_axes=([a-z]+)", element.text)
+                if match:
+                    return match.group(1)
+    return None
 
 
 def _spacing(tf: Any, roles: str, page: Any) -> tuple[list[float | None], list[str | None], str]:
@@ -160,7 +174,7 @@ def _read_tiff(path: Path, lazy: bool) -> Image:
         series = tf.series[0]
         _check_strips(series, path.stat().st_size)
         page = series.pages[0] if series.pages else tf.pages[0]
-        stored = (tf.imagej_metadata or {}).get("sepconv_axes") if tf.is_imagej else None
+        stored = _stored_axes(tf)
         roles, warnings = _roles(series.axes, stored, len(series.shape), path)
         spacing, units, flavor = _spacing(tf, roles, page)
         compression = getattr(page.compression, "name", str(page.compression))
@@ -281,7 +295,7 @@ def _write(image: Image, paths: tuple[Path, ...]) -> None:
     if plain:
         tifffile.imwrite(path, np.asarray(data), metadata=None, **options)
         return
-    metadata = {"axes": tiff_axes}
+    metadata = {"axes": tiff_axes, "Description": f"sepconv_axes={axes}"}
     for letter, value in zip("XYZ", (sx, sy, sz), strict=True):
         if value is not None:
             metadata[f"PhysicalSize{letter}"] = value

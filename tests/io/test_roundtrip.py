@@ -166,6 +166,9 @@ def test_tiff_rgb_and_cube_roles(tmp_path, rng):
     back = read(tmp_path / "cube.tif")
     assert sorted(back.axes) == sorted("yxb")  # ImageJ keeps the band role (as C)
     np.testing.assert_array_equal(back.data, np.moveaxis(cube, 2, back.axes.index("b")))
+    write(Image(cube.astype(np.int16), "yxb"), tmp_path / "cube16.tif")  # int16: OME-TIFF
+    back = read(tmp_path / "cube16.tif")
+    assert back.meta["highlights"]["flavor"] == "ome" and back.axes == "byx"
 
 
 @pytest.mark.parametrize(
