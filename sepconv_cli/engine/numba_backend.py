@@ -26,9 +26,10 @@ unless set): busy-waiting workers made short passes stall for milliseconds on a 
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,21 @@ WINDOW_ROW_BYTES = 512 * 1024
 WINDOW_PLANE_BYTES = 8 * 1024 * 1024
 
 _DISPATCHERS = (_k.pass_lines, _k.pass_tiles, _k.pass_window, _k.pass_fused2, _k.pass_fused3)
+
+
+def _dynamic(func: Callable[..., None]) -> Callable[..., None]:
+    """Run ``func`` with prange chunks handed out one at a time (dynamic scheduling).
+
+    On a shared machine a descheduled worker then delays one small chunk instead of a static
+    share of the work.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any) -> None:
+        with numba.parallel_chunksize(1):
+            func(*args)
+
+    return wrapper
 
 
 def _threads() -> int:
@@ -166,6 +182,7 @@ def _chunks(work: int, items: int) -> int:
     return max(1, min(work, -(-want // max(items, 1))))
 
 
+@_dynamic
 def _pass1d(src, dst, w, lead, mode, cval, axis) -> None:
     """One 1-D pass of contiguous ``src`` into contiguous ``dst`` (may be ``src`` itself)."""
     s3, d3 = _view3(src, axis), _view3(dst, axis)
@@ -189,6 +206,7 @@ def _pass1d(src, dst, w, lead, mode, cval, axis) -> None:
         _k.pass_window(s3, d3, w, lead, mode, cval, lo, hi, is_int, tile, nchunks)
 
 
+@_dynamic
 def _fused(src, dst, steps, cval) -> None:
     """Fused passes along 2 or 3 consecutive axes (``steps``) of ``src`` into a distinct ``dst``."""
     shape = src.shape
