@@ -115,7 +115,8 @@ def _read(path: Path, *, lazy: bool = False) -> Image:
     time_unit = _TIME_UNITS.get(time_code)
     norms = np.sqrt((np.asarray(img.affine)[:3, :3] ** 2).sum(axis=0))
     zooms = header.get_zooms()
-    spacing: list[float | None] = [float(norms[i]) for i in range(min(3, len(shape)))]
+    # the header holds float32: 7 significant digits, without float64 noise from the norms
+    spacing: list[float | None] = [float(f"{norms[i]:.7g}") for i in range(min(3, len(shape)))]
     units: list[str | None] = [space_unit] * len(spacing)
     if len(shape) >= 4:
         spacing.append(float(zooms[3]) if zooms[3] else None)
