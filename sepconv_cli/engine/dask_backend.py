@@ -418,6 +418,65 @@ class DaskSource:
         return np.asarray(self.array[key].compute(scheduler="synchronous"))
 
 
+_TIFF_ARRAYS: dict[str, Any] = {}
+_TIFF_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class TiffSource:
+    """Series 0, level 0 of a TIFF file read region by region through tifffile's Zarr store.
+
+    Picklable (only the path travels), so distributed workers open the file themselves; each
+    process keeps one open store per file, as parsing a long stack's pages once is enough.
+
+    Examples
+    --------
+    >>> import tempfile, tifffile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "s.tif"
+    >>> tifffile.imwrite(path, np.arange(24, dtype=np.uint8).reshape(2, 3, 4))
+    >>> TiffSource(str(path), (2, 3, 4), np.dtype("uint8"))[1, :, 3]
+    array([15, 19, 23], dtype=uint8)
+    """
+
+    path: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    def _array(self) -> Any:
+        with _TIFF_LOCK:
+            array = _TIFF_ARRAYS.get(self.path)
+            if array is None:
+                import tifffile
+                import zarr
+
+                node = zarr.open(tifffile.imread(self.path, aszarr=True), mode="r")
+                array = node if hasattr(node, "shape") else node["0"]
+                _TIFF_ARRAYS[self.path] = array
+        return array
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return np.asarray(self._array()[key])
+
+
+def source_for(image: Any) -> Any:
+    """The source chunk tasks read ``image`` from: for a lazily read TIFF file, a picklable
+    :class:`TiffSource` (a Dask array over tifffile's store cannot be sent to workers);
+    otherwise :func:`as_source` of its data.
+
+    Examples
+    --------
+    >>> from sepconv_cli.image import Image
+    >>> type(source_for(Image(np.zeros((2, 2)), "yx"))).__name__
+    'ndarray'
+    """
+    data = image.data
+    path = getattr(image, "path", None)
+    if hasattr(data, "dask") and image.format == "tiff" and path and os.path.isfile(path):
+        return TiffSource(os.path.abspath(path), tuple(data.shape), np.dtype(data.dtype))
+    return as_source(data)
+
+
 def as_source(data: Any) -> Any:
     """What chunk tasks read from: whole-file memory maps become :class:`MemmapSource`, Dask
     arrays :class:`DaskSource`; other array-likes (NumPy, Zarr) are sliced directly.
@@ -429,6 +488,8 @@ def as_source(data: Any) -> Any:
     """
     if hasattr(data, "dask"):
         return DaskSource(data)
+    if isinstance(data, (MemmapSource, TiffSource, DaskSource)):
+        return data
     if isinstance(data, np.memmap):
         return MemmapSource.from_memmap(data) or data
     return data
@@ -585,7 +646,7 @@ def dask_runner(
         threads_per_worker=1,
         processes=True,
         memory_limit=per_worker if per_worker else "auto",
-        dashboard_address=None,
+        dashboard_address=":0",
     )
     client = Client(cluster)
     try:
@@ -984,7 +1045,7 @@ def apply_lazy(
                 ome=fmt == "zarr" and _is_ome(path, fmt_name),
             )
             stats = run_to_target(
-                image.data,
+                source_for(image),
                 block_fn,
                 plan.halo,
                 plan.mode,
@@ -1029,7 +1090,7 @@ def _via_npy(
     target = ChunkTarget(scratch, "npy", image.shape, np.dtype(plan.output_dtype), chunks)
     try:
         stats = run_to_target(
-            image.data,
+            source_for(image),
             block_fn,
             plan.halo,
             plan.mode,

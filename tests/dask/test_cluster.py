@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 
-from sepconv_cli.engine import ApplyOptions, apply, plan
-from sepconv_cli.engine.dask_backend import apply_lazy, dask_runner, run_to_target
+from sepconv_cli.engine import ApplyOptions, apply
+from sepconv_cli.engine.dask_backend import dask_runner, run_to_target
 from sepconv_cli.engine.dask_store import ChunkTarget
 from sepconv_cli.errors import UsageError
 from sepconv_cli.image import Image
@@ -35,31 +35,37 @@ def deadline():
 
 
 def test_existing_cluster_with_two_worker_processes(tmp_path, rng, deadline):
-    """--scheduler ADDRESS: the plan runs on a cluster started here, on both workers."""
-    x = rng.random((48, 40)).astype(np.float32)
-    image = Image(x, "yx")
-    options = ApplyOptions(kernels=("gaussian:sigma=2",), mode="mirror")
-    expected, _ = apply(image, None, options)
+    """--scheduler ADDRESS: a lazily read TIFF stack is filtered on a two-process cluster
+    started here (workers open the file themselves) into an OME-Zarr store."""
+    from sepconv_cli import io
+    from sepconv_cli.pipeline import apply_file
+
+    x = rng.integers(0, 60000, (12, 48, 40), dtype=np.uint16)
+    source = tmp_path / "stack.tif"
+    io.write(Image(x, "zyx", spacing=(2.0, 0.5, 0.5), units=("um",) * 3), source)
+    options = ApplyOptions(kernels=("gaussian:sigma=1um",), mode="mirror")
+    expected, _ = apply(io.read(source), None, options)
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         lazy = ApplyOptions(
             kernels=options.kernels,
             mode="mirror",
             backend="dask",
-            chunks="8",
+            chunks="6x16x40",
             scheduler=cluster.scheduler_address,
         )
-        p = plan(image, None, lazy)
-        stats = apply_lazy(image, p, tmp_path / "out.zarr", p.options)
+        doc = apply_file(source, tmp_path / "out.ome.zarr", lazy)
+    stats = doc["dask"]
     assert stats["scheduler"] == "distributed" and stats["workers"] == 2
-    assert stats["n_chunks"] == 6 * 5
-    assert sum(w["chunks"] for w in stats["per_worker"]) == 30
+    assert stats["n_chunks"] == 2 * 3
+    assert sum(w["chunks"] for w in stats["per_worker"]) == 6
     assert all(w["worker"].startswith("tcp://") for w in stats["per_worker"])
-    from sepconv_cli import io
-
-    got = np.asarray(io.read(tmp_path / "out.zarr").data)
-    assert np.abs(got - expected.data).max() <= 1e-6
+    out = io.read(tmp_path / "out.ome.zarr")
+    assert out.axes == "zyx" and out.spacing == (2.0, 0.5, 0.5) and out.units == ("um",) * 3
+    # uint16 output: float32 results within 1e-6 x max|x| may round to neighbouring integers.
+    diff = np.abs(np.asarray(out.data).astype(np.int64) - expected.data.astype(np.int64))
+    assert out.dtype == np.uint16 and diff.max() <= 1 and np.mean(diff) < 0.01
 
 
 def test_worker_killed_mid_run_does_not_lose_the_job(tmp_path, rng, deadline):
