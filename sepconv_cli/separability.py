@@ -157,8 +157,17 @@ def _compressed(matrix: np.ndarray) -> np.ndarray:
     """
     rows, cols = matrix.shape
     if cols > 2 * rows:
-        return np.linalg.qr(matrix.T, mode="r").T
+        return np.linalg.qr(np.ascontiguousarray(matrix.T), mode="r").T
     return matrix
+
+
+def _mode_bases(tensor: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Left singular vectors and singular values of every mode unfolding (the HOSVD)."""
+    out = []
+    for axis in range(tensor.ndim):
+        u, s, _ = np.linalg.svd(_compressed(unfold(tensor, (axis,))), full_matrices=False)
+        out.append((u, s))
+    return out
 
 
 def singular_values(matrix: np.ndarray) -> np.ndarray:
@@ -188,14 +197,11 @@ def _reconstruct(terms: list[Term], shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-def _rank_one(tensor: np.ndarray) -> Term:
+def _rank_one(tensor: np.ndarray, bases: list | None = None) -> Term:
     """Best rank-1 factors by the leading singular vector of every unfolding (exact for rank 1)."""
     if tensor.ndim == 1:
         return [tensor.copy()]
-    factors = []
-    for axis in range(tensor.ndim):
-        u = np.linalg.svd(_compressed(unfold(tensor, (axis,))), full_matrices=False)[0][:, 0]
-        factors.append(u)
+    factors = [u[:, 0] for u, _ in (bases or _mode_bases(tensor))]
     scale = tensor
     for factor in factors[::-1]:
         scale = scale @ factor
@@ -269,7 +275,15 @@ def _als(
                     gram *= factor.T @ factor
             rhs = _mttkrp(tensor, factors, mode)
             factors[mode] = np.linalg.lstsq(gram, rhs.T, rcond=None)[0].T
-        error = float(np.linalg.norm(tensor - _cp_reconstruct(factors))) / norm
+        # |X - R|^2 = |X|^2 - 2<X, R> + |R|^2 from the last MTTKRP and the Gram matrices:
+        # cheap, but it loses digits below ~1e-6, where the exact residual is computed
+        inner = float(np.sum(rhs * factors[-1]))
+        grams = np.ones((rank, rank))
+        for factor in factors:
+            grams *= factor.T @ factor
+        error = math.sqrt(max(norm * norm - 2.0 * inner + float(grams.sum()), 0.0)) / norm
+        if error < 1e-5:
+            error = float(np.linalg.norm(tensor - _cp_reconstruct(factors))) / norm
         if _spread(factors, norm) > MAX_CANCELLATION:
             if best_factors is not None:
                 break
@@ -290,11 +304,10 @@ def _als(
     return best_factors, best
 
 
-def _hosvd_init(tensor: np.ndarray, rank: int) -> list[np.ndarray]:
+def _hosvd_init(tensor: np.ndarray, rank: int, bases: list) -> list[np.ndarray]:
     rng = np.random.default_rng(0)
     factors = []
-    for axis, size in enumerate(tensor.shape):
-        u = np.linalg.svd(_compressed(unfold(tensor, (axis,))), full_matrices=False)[0]
+    for (u, _), size in zip(bases, tensor.shape, strict=True):
         if u.shape[1] < rank:
             u = np.hstack([u, rng.standard_normal((size, rank - u.shape[1]))])
         factors.append(u[:, :rank])
@@ -302,7 +315,7 @@ def _hosvd_init(tensor: np.ndarray, rank: int) -> list[np.ndarray]:
     return factors
 
 
-def _jennrich_init(tensor: np.ndarray, rank: int) -> list[np.ndarray] | None:
+def _jennrich_init(tensor: np.ndarray, rank: int, bases: list) -> list[np.ndarray] | None:
     """Simultaneous diagonalisation (exact for generic rank <= the first two sizes)."""
     rows, cols = tensor.shape[:2]
     if rank < 2 or rank > min(rows, cols):
@@ -310,8 +323,8 @@ def _jennrich_init(tensor: np.ndarray, rank: int) -> list[np.ndarray] | None:
     cube = tensor.reshape(rows, cols, -1)
     rng = np.random.default_rng(12345)
     a, b = rng.standard_normal((2, cube.shape[2]))
-    u0 = np.linalg.svd(_compressed(unfold(cube, (0,))), full_matrices=False)[0][:, :rank]
-    u1 = np.linalg.svd(_compressed(unfold(cube, (1,))), full_matrices=False)[0][:, :rank]
+    u0 = bases[0][0][:, :rank]
+    u1 = bases[1][0][:, :rank]
     ma = u0.T @ (cube @ a) @ u1
     mb = u0.T @ (cube @ b) @ u1
     try:
@@ -347,17 +360,22 @@ def _warm_init(tensor: np.ndarray, start: list[Term], rank: int) -> list[np.ndar
 
 
 def _cp(
-    tensor: np.ndarray, rank: int, start: list[Term] | None, max_iter: int | None
+    tensor: np.ndarray,
+    rank: int,
+    start: list[Term] | None,
+    max_iter: int | None,
+    bases: list | None,
 ) -> list[Term]:
+    bases = bases or _mode_bases(tensor)
     if max_iter is None:
-        budget = 3e9 / max(1, tensor.size * rank * tensor.ndim)
+        budget = 2e8 / max(1, tensor.size * rank * tensor.ndim)
         max_iter = int(min(1000, max(30, budget)))
     norm = float(np.linalg.norm(tensor))
     best_factors, best_key = None, (True, np.inf)
     inits = (
-        _jennrich_init(tensor, rank),
+        _jennrich_init(tensor, rank, bases),
         _warm_init(tensor, start or [], rank),
-        _hosvd_init(tensor, rank),
+        _hosvd_init(tensor, rank, bases),
     )
     for init in inits:
         if init is None:
@@ -416,11 +434,21 @@ def best_terms(
         return [[np.zeros(n) for n in weights.shape]]
     if weights.ndim == 2:
         return _svd_terms(*np.linalg.svd(weights, full_matrices=False), rank)
+    return _best_terms_nd(weights, rank, start, max_iter, None)
+
+
+def _best_terms_nd(
+    weights: np.ndarray,
+    rank: int,
+    start: list[Term] | None,
+    max_iter: int | None,
+    bases: list | None,
+) -> list[Term]:
     if rank == 1:
-        init = [[f[:, None] for f in _rank_one(weights)]][0]
-        factors, _ = _als(weights, init, 200)
+        init = [f[:, None] for f in _rank_one(weights, bases)]
+        factors, _ = _als(weights, init, 200 if max_iter is None else max_iter)
         return _sorted_terms([[f[:, 0] for f in factors]])
-    return _sorted_terms(_cp(weights, rank, start, max_iter))
+    return _sorted_terms(_cp(weights, rank, start, max_iter, bases))
 
 
 def _errors(weights: np.ndarray, terms: list[Term]) -> tuple[float, float]:
@@ -505,6 +533,12 @@ def analyse(kernel: Any, *, tol: float = 1e-7, max_rank: int = 8) -> Decompositi
             spectra[key] = singular_values(unfold(weights, key))
         return spectra[key]
 
+    bases = None
+    if ndim >= 3 and factors is None:
+        bases = _mode_bases(weights)
+        for axis, (_, values) in enumerate(bases):
+            spectra[(axis,) if axis else tuple(range(1, ndim))] = values
+
     groups = [
         (0, *extra)
         for size in range(ndim - 1)
@@ -545,13 +579,16 @@ def analyse(kernel: Any, *, tol: float = 1e-7, max_rank: int = 8) -> Decompositi
             terms = exact_from[1]
         elif by_rank and by_rank[-1]["rel_error"] <= 1e-14:
             terms = previous
+        elif ndim == 1 or not weights.any():
+            terms = best_terms(weights, 1)
         elif svd2 is not None:
             terms = _svd_terms(*svd2, r)
-        elif lower_bound(r) > tol:
-            # r terms cannot meet the tolerance: a short ALS run is enough for the table
-            terms = best_terms(weights, r, start=previous, max_iter=QUICK_SWEEPS)
+        elif lower_bound(r) > tol or exact_from is not None:
+            # r terms cannot meet the tolerance, or exact terms are known and a shorter exact
+            # sum would be a special case that a short run finds: enough for the table
+            terms = _best_terms_nd(weights, r, previous, QUICK_SWEEPS, bases)
         else:
-            terms = best_terms(weights, r, start=previous)
+            terms = _best_terms_nd(weights, r, previous, None, bases)
         if by_rank and terms is previous:
             rel, worst, spread = (
                 by_rank[-1][k] for k in ("rel_error", "max_abs_error", "cancellation")
