@@ -269,7 +269,7 @@ def _read(path: Path, *, lazy: bool = False) -> Image:
     raw = np.memmap(binary_path, dtype=dtype, mode="r", offset=offset, shape=shape)
     cube = raw.transpose(_TO_YXB[interleave])
     if not lazy:
-        cube = np.ascontiguousarray(cube).astype(dtype.newbyteorder("="), copy=False)
+        cube = np.array(cube, dtype=dtype.newbyteorder("="), order="C")  # one copy, in memory
     sx, sy, unit = _map_spacing(fields)
     wavelengths = _numbers(fields.get("wavelength"))
     wl_units = fields.get("wavelength units")

@@ -81,7 +81,9 @@ def _data(img: Any, lazy: bool) -> tuple[Any, bool]:
     slope, inter = float(proxy.slope), float(proxy.inter)
     scaled = not (slope == 1.0 and inter == 0.0)
     if not scaled:
-        return (raw if lazy else np.asarray(raw).astype(raw.dtype.newbyteorder("="))), False
+        if lazy:
+            return raw, False
+        return np.asarray(raw).astype(raw.dtype.newbyteorder("="), copy=False), False
     small = raw.dtype.kind in "iub" and raw.dtype.itemsize <= 2 or raw.dtype == np.float32
     work = np.dtype(np.float32 if small else np.float64)
     if lazy:

@@ -88,3 +88,12 @@ def test_large_npy_is_mapped_copy_on_write(tmp_path, rng, monkeypatch):
     assert isinstance(image.data, np.memmap)
     image.data[0, 0] = -1.0  # writable in memory ...
     np.testing.assert_array_equal(np.load(tmp_path / "big.npy"), data)  # ... file untouched
+
+
+@pytest.mark.parametrize("interleave", ["bsq", "bip"])
+def test_eager_envi_is_in_memory_and_writable(tmp_path, rng, interleave):
+    image = Image(rng.integers(0, 999, (3, 4, 2), dtype=np.int16), "yxb")
+    image.meta["envi"] = {"interleave": interleave}
+    write(image, tmp_path / "c.hdr")
+    eager = read(tmp_path / "c.hdr")
+    assert type(eager.data) is np.ndarray and eager.data.flags.writeable
