@@ -149,9 +149,10 @@ def choose_chunks(
 
     Without ``chunks``, the largest axis is halved (see the floors in the code) until
     ``WORKING_COPIES`` copies of a padded chunk (chunk + 2 × halo) per worker use at most half
-    of ``memory_limit``. Along filtered axes a chunk is never smaller than the halo (Dask's
-    overlap takes a halo from the next chunk only, and :func:`reextend` mirrors within a
-    block), so a smaller ``--chunks`` is raised to the halo.
+    of ``memory_limit``, then further while there are fewer than two chunks per worker.
+    Along filtered axes a chunk is never smaller than the halo (Dask's overlap takes a halo
+    from the next chunk only, and :func:`reextend` mirrors within a block), so a smaller
+    ``--chunks`` is raised to the halo.
 
     Examples
     --------
@@ -181,6 +182,18 @@ def choose_chunks(
         while working(out) > budget and max(out) > 1:
             above = [i for i in range(ndim) if out[i] > floor[i]]
             axis = max(above or range(ndim), key=lambda i: (out[i], -i))
+            out[axis] = (out[axis] + 1) // 2
+
+        def count(c: list[int]) -> int:
+            return int(np.prod([-(-n // max(ci, 1)) for n, ci in zip(shape, c, strict=True)]))
+
+        # Then at least two chunks per worker, so that every worker has work, while some
+        # axis is still above its floor.
+        while count(out) < 2 * max(1, workers):
+            above = [i for i in range(ndim) if out[i] // 2 >= floor[i]]
+            if not above:
+                break
+            axis = max(above, key=lambda i: (out[i], -i))
             out[axis] = (out[axis] + 1) // 2
     return tuple(
         max(1, min(int(c), int(n)), int(h) if n > 0 else 1)
