@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
 
 import numpy as np
 
@@ -218,27 +217,22 @@ def run_fft(
     fft_axes = tuple(a for a in range(ndim) if weights.shape[a] > 1)
     if not fft_axes:
         return data * data.dtype.type(weights.reshape(-1)[0])
-    others = [a for a in range(ndim) if a not in fft_axes and data.shape[a] > 1]
-    if others:
+    others = [a for a in range(ndim) if a not in fft_axes]
+    if any(data.shape[a] > 1 for a in others):
         # one transform per channel / time point / band: batched transforms over a strided
         # axis are several times slower, and a slice keeps the working set small
+        origin = part.expanded(ndim)[1]
         sub = Part(
             weights.reshape([weights.shape[a] for a in fft_axes]),
-            tuple(part.expanded(ndim)[1][a] for a in fft_axes),
+            tuple(origin[a] for a in fft_axes),
             tuple(range(len(fft_axes))),
         )
-        keep = [a for a in range(ndim) if a in fft_axes]
+        front = tuple(range(len(others)))
+        source = np.moveaxis(data, others, front)
         out = np.empty_like(data)
-        for index in np.ndindex(*(data.shape[a] for a in others)):
-            where: list[Any] = [slice(None)] * ndim
-            for axis, i in zip(others, index, strict=True):
-                where[axis] = i
-            for axis in range(ndim):
-                if axis not in others and axis not in keep:
-                    where[axis] = 0
-            out[tuple(where)] = run_fft(
-                data[tuple(where)], sub, mode, cval, block_bytes=block_bytes
-            ).reshape(out[tuple(where)].shape)
+        target = np.moveaxis(out, others, front)
+        for index in np.ndindex(*source.shape[: len(others)]):
+            target[index] = run_fft(source[index], sub, mode, cval, block_bytes=block_bytes)
         return out
     flipped = np.ascontiguousarray(weights[(slice(None, None, -1),) * ndim], dtype=data.dtype)
     pad_mode = NP_PAD_MODE[mode]
