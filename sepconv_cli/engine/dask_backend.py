@@ -474,8 +474,8 @@ class TiffSource:
 
 def source_for(image: Any) -> Any:
     """The source chunk tasks read ``image`` from: for a lazily read TIFF file, a picklable
-    :class:`TiffSource` (a Dask array over tifffile's store cannot be sent to workers);
-    otherwise :func:`as_source` of its data.
+    :class:`TiffSource` (a Dask array over tifffile's store cannot be sent to workers); for a
+    Zarr store, the Zarr array itself; otherwise :func:`as_source` of its data.
 
     Examples
     --------
@@ -487,6 +487,12 @@ def source_for(image: Any) -> Any:
     path = getattr(image, "path", None)
     if hasattr(data, "dask") and image.format == "tiff" and path and os.path.isfile(path):
         return TiffSource(os.path.abspath(path), tuple(data.shape), np.dtype(data.dtype))
+    if hasattr(data, "dask") and image.format == "zarr" and path and os.path.isdir(path):
+        from sepconv_cli.io.zarr_format import open_array
+
+        array = open_array(image)
+        if tuple(array.shape) == tuple(data.shape):
+            return array
     return as_source(data)
 
 

@@ -262,7 +262,7 @@ def read(path: str | os.PathLike[str], *, axes: str | None = None, lazy: bool = 
         if array.ndim not in _DEFAULT_AXES:
             raise FormatError(f"Zarr {str(p)!r} has {array.ndim} axes: give --axes")
         found_axes = _DEFAULT_AXES[array.ndim]
-    meta.update(zarr_chunks=tuple(array.chunks), zarr_attrs=attrs)
+    meta.update(zarr_chunks=tuple(array.chunks), zarr_attrs=attrs, zarr_array=array.path)
     if lazy:
         import dask.array as da
 
@@ -270,6 +270,26 @@ def read(path: str | os.PathLike[str], *, axes: str | None = None, lazy: bool = 
     else:
         data = array[...]
     return Image(data, found_axes, spacing, units, meta=meta, format=NAME, path=str(p))
+
+
+def open_array(image: Image) -> Any:
+    """The Zarr array a (lazily) read Zarr image came from, opened read-only by path.
+
+    A zarr array pickles as its path, so distributed workers read their chunks themselves.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "a.ome.zarr"
+    >>> write(Image(np.ones((4, 5), np.uint8), "yx"), p)
+    >>> open_array(read(p, lazy=True)).shape
+    (4, 5)
+    """
+    import zarr
+
+    if image.path is None or "zarr_array" not in image.meta:
+        raise FormatError("not an image read from a Zarr store")
+    return zarr.open_array(str(Path(image.path) / image.meta["zarr_array"]), mode="r")
 
 
 def is_ome_path(path: str | os.PathLike[str]) -> bool:

@@ -56,6 +56,11 @@ def test_existing_cluster_with_two_worker_processes(tmp_path, rng, deadline):
             scheduler=cluster.scheduler_address,
         )
         doc = apply_file(source, tmp_path / "out.ome.zarr", lazy)
+        # ... and the OME-Zarr store is itself a lazy input the workers read directly.
+        again = apply_file(tmp_path / "out.ome.zarr", tmp_path / "twice.npy", lazy)
+    assert again["dask"]["scheduler"] == "distributed"
+    twice, _ = apply(io.read(tmp_path / "out.ome.zarr"), None, options)
+    assert np.abs(np.load(tmp_path / "twice.npy").astype(np.int64) - twice.data).max() <= 1
     stats = doc["dask"]
     assert stats["scheduler"] == "distributed" and stats["workers"] == 2
     assert stats["n_chunks"] == 2 * 3
