@@ -42,7 +42,8 @@ class Decomposition:
     unfolding_ranks
         Numerical rank of each mode-k unfolding (all 1 <=> fully separable).
     by_rank
-        For r = 1..max_rank: ``{"rank", "rel_error", "max_abs_error", "mults_per_voxel"}``.
+        For r = 1..max_rank: ``{"rank", "rel_error", "max_abs_error", "mults_per_voxel",
+        "cancellation"}`` (cancellation: sum of the terms' norms over the kernel's norm).
     partial
         Partial splits found, e.g. ``{"groups": [[0, 1], [2]], "rank": 1}`` for a 3-D kernel that is
         a 2-D kernel times a 1-D kernel.
@@ -646,11 +647,12 @@ def analyse(kernel: Any, *, tol: float = 1e-7, max_rank: int = 8) -> Decompositi
 
 def integer_form(
     weights: np.ndarray, max_int: int = 1_000_000
-) -> tuple[list[list[int]], Fraction] | None:
-    """Small-integer factors of a rank-1 kernel whose weights are a rational multiple of integers.
+) -> tuple[list[list[int]], Fraction | float] | None:
+    """Small-integer factors of a rank-1 kernel whose weights are a common multiple of integers.
 
-    Returns ``(factors, scale)`` with ``weights == scale * outer(*factors)`` exactly (to 1e-9
-    relative), or None when the kernel is not rank 1 over small integers.
+    Returns ``(factors, scale)`` with ``weights == scale * outer(*factors)`` (to 1e-9
+    relative), or None when the kernel is not rank 1 over small integers. ``scale`` is a
+    :class:`~fractions.Fraction` when it is one with a denominator up to 2**24, else a float.
 
     Examples
     --------
@@ -658,44 +660,49 @@ def integer_form(
     ([[1, 2, 1], [1, 0, -1]], Fraction(1, 1))
     >>> integer_form(np.outer([1., 2., 1.], [1., 2., 1.]) / 16)
     ([[1, 2, 1], [1, 2, 1]], Fraction(1, 16))
+    >>> integer_form(-np.outer([1., 2., 1.], [1., 0., -1.]))[0]
+    [[1, 2, 1], [-1, 0, 1]]
+    >>> integer_form(np.pi * np.array([[1., 2.]]))
+    ([[1], [1, 2]], 3.141592653589793)
     """
     weights = np.asarray(weights, dtype=np.float64)
     peak_index = np.unravel_index(int(np.argmax(np.abs(weights))), weights.shape)
     peak = float(weights[peak_index])
     if peak == 0:
         return None
-    ratios = weights / peak
-    denominator = 1
-    for value in ratios.ravel():
-        fraction = Fraction(float(value)).limit_denominator(4096)
-        if abs(float(fraction) - value) > 1e-9:
-            return None
-        denominator = (
-            denominator * fraction.denominator // math.gcd(denominator, fraction.denominator)
-        )
-        if denominator > max_int:
-            return None
-    integers = np.rint(ratios * denominator).astype(np.int64)
-    if np.max(np.abs(integers)) > max_int:
-        return None
     factors: list[list[int]] = []
     for axis in range(weights.ndim):
         index = list(peak_index)
         index[axis] = slice(None)
-        fiber = [int(v) for v in integers[tuple(index)]]
+        ratios = weights[tuple(index)] / peak
+        denominator = 1
+        for ratio in ratios:
+            fraction = Fraction(float(ratio)).limit_denominator(4096)
+            if abs(float(fraction) - ratio) > 1e-9:
+                return None
+            denominator = math.lcm(denominator, fraction.denominator)
+            if denominator > max_int:
+                return None
+        fiber = [int(v) for v in np.rint(ratios * denominator)]
         divisor = math.gcd(*fiber)
         fiber = [v // divisor for v in fiber]
-        first = next(v for v in fiber if v)
-        factors.append([-v for v in fiber] if first < 0 else fiber)
-    product = int(np.prod([factors[a][peak_index[a]] for a in range(weights.ndim)]))
-    common = Fraction(int(integers[peak_index]), product)
-    rebuilt = _outer([np.array(f, dtype=np.float64) for f in factors]) * float(common)
-    if not np.array_equal(rebuilt, integers.astype(np.float64)):
+        if next(v for v in fiber if v) < 0:
+            fiber = [-v for v in fiber]
+        if max(abs(v) for v in fiber) > max_int:
+            return None
+        factors.append(fiber)
+    product = math.prod(factors[a][peak_index[a]] for a in range(weights.ndim))
+    rebuilt = _outer([np.array(f, dtype=np.float64) for f in factors]) * (peak / product)
+    if np.max(np.abs(rebuilt - weights)) > 1e-9 * abs(peak):
         return None
-    scale = common * Fraction(peak).limit_denominator(1 << 20) / denominator
-    if abs(float(scale) * denominator - peak * float(common)) > 1e-9 * abs(peak * float(common)):
-        scale = Fraction(peak * float(common) / denominator)
+    common, denominator = Fraction(1, product), 1
+    value = peak * float(common) / denominator
+    nice = Fraction(value).limit_denominator(1 << 24)
+    scale: Fraction | float = nice if abs(float(nice) - value) <= 1e-15 * abs(value) else value
     if scale < 0:
-        factors[0] = [-v for v in factors[0]]
+        # carry the sign in the last factor that has both signs (the derivative), else the last
+        mixed = [a for a, f in enumerate(factors) if min(f) < 0 < max(f)]
+        axis = mixed[-1] if mixed else len(factors) - 1
+        factors[axis] = [-v for v in factors[axis]]
         scale = -scale
     return factors, scale

@@ -41,13 +41,15 @@ def _image_shape(text: str | None, kernel_shape: tuple[int, ...]) -> tuple[int, 
 
 
 def _integer_text(form: tuple[list[list[int]], Any]) -> str:
+    from fractions import Fraction
+
     factors, scale = form
     if len(factors) == 2:
         body = f"{factors[0]}ᵀ · {factors[1]}"
     else:
         body = " ⊗ ".join(str(f) for f in factors)
     if scale != 1:
-        body += f" × {scale}"
+        body += f" × {scale}" if isinstance(scale, Fraction) else f" × {scale:.6g}"
     return body.replace(", ", ",")
 
 

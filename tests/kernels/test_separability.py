@@ -162,3 +162,16 @@ def test_integer_forms():
     assert factors == [[1, 0, -1], [3, 10, 3]] and scale == 1
     assert integer_form(build_kernel("gaussian:sigma=1").weights) is None
     assert integer_form(build_kernel("laplace").weights) is None
+
+
+def test_integer_forms_of_larger_and_signed_kernels():
+    factors, scale = integer_form(build_kernel("binomial:n=9", ndim=3).weights)
+    assert factors == [[1, 8, 28, 56, 70, 56, 28, 8, 1]] * 3
+    assert scale == Fraction(1, 2**24)
+    assert integer_form(-build_kernel("sobel:axis=y").weights) == (
+        [[-1, 0, 1], [1, 2, 1]],
+        Fraction(1),
+    )
+    factors, scale = integer_form(np.pi * np.array([[1.0, 2.0], [3.0, 6.0]]))
+    assert factors == [[1, 3], [1, 2]] and scale == pytest.approx(np.pi)
+    assert isinstance(scale, float)
