@@ -209,11 +209,16 @@ def build_custom(ctx: BuildContext, values: dict[str, str]) -> Kernel:
         weights = validate_weights(parse_inline(values["weights"]), where)
     else:
         raise SpecError("custom: needs @FILE or inline weights like [[1,2,1],[2,4,2],[1,2,1]]")
+    if ctx.ndim == 1 and weights.ndim == 2 and 1 in weights.shape:
+        weights = weights.ravel()  # one row or column of a text file is a 1-D kernel
     if ctx.ndim and weights.ndim != ctx.ndim:
-        plural = "axis" if ctx.ndim == 1 else "axes"
+
+        def axes(n: int) -> str:
+            return f"{n} axis" if n == 1 else f"{n} axes"
+
         raise SpecError(
-            f"{where}: the kernel has {weights.ndim} axes but the image has {ctx.ndim} "
-            f"spatial {plural}"
+            f"{where}: the kernel has {axes(weights.ndim)} but the image has "
+            f"{axes(ctx.ndim)} to filter"
         )
     ctx.check_size(weights.shape)
     for axis, size in enumerate(weights.shape):

@@ -219,7 +219,7 @@ def test_custom_files(tmp_path):
     )
     np.save(tmp_path / "k3.npy", cube)
     assert build_kernel(f"@{tmp_path / 'k3.npy'}", ndim=3).shape == (2, 2, 2)
-    with pytest.raises(SpecError, match="the kernel has 3 axes but the image has 2 spatial axes"):
+    with pytest.raises(SpecError, match="the kernel has 3 axes but the image has 2 axes to filter"):
         build_kernel(f"@{tmp_path / 'k3.npy'}", ndim=2)
 
 
@@ -361,3 +361,14 @@ def test_infer_ndim():
     assert infer_ndim("dog:sigma1=1,sigma2=2x2x2x2") == 4
     assert infer_ndim("savgol:window=5") == 1
     assert infer_ndim("[[1,2]]") is None
+
+
+def test_one_row_text_file_is_a_1d_kernel_for_one_axis(tmp_path):
+    (tmp_path / "row.csv").write_text("1,2,1\n")
+    (tmp_path / "column.txt").write_text("1\n2\n1\n")
+    for name in ("row.csv", "column.txt"):
+        kernel = build_kernel(f"@{tmp_path / name}", ndim=1)
+        np.testing.assert_allclose(kernel.weights, [0.25, 0.5, 0.25])
+    assert build_kernel(f"@{tmp_path / 'row.csv'}").shape == (1, 3)
+    with pytest.raises(SpecError, match="the kernel has 1 axis but the image has 2 axes to filter"):
+        build_kernel("[1,2,1]", ndim=2)
