@@ -157,3 +157,24 @@ def test_input_is_not_modified():
         for nan in ("propagate", "ignore", "zero"):
             apply(Image(data, "yx"), [kernel], ApplyOptions(method=method, nan=nan, cval=1))
     np.testing.assert_array_equal(data, before)
+
+
+def test_fft_blocks_bound_the_working_memory():
+    import tracemalloc
+
+    rng = np.random.default_rng(8)
+    data = rng.standard_normal((2048, 128)).astype(np.float32)
+    part = Part(rng.standard_normal((9, 9)), (0, 0), (0, 1))
+
+    run_fft(data[:16], part, "reflect", 0.0)  # imports outside the traced region
+
+    def peak(block_bytes: int) -> int:
+        tracemalloc.start()
+        result = run_fft(data, part, "reflect", 0.0, block_bytes=block_bytes)
+        size = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        del result
+        return size
+
+    whole, blocked = peak(2**40), peak(2**18)
+    assert blocked < data.nbytes + 2**20 < whole
