@@ -210,3 +210,38 @@ def test_spacing_option_resolves_physical_units(runner, tmp_path):
     assert json.loads(result.stdout)["kernels"][0]["sigma_vox"] == [4.0, 2.0]
     expected = ndimage.gaussian_filter(data.astype(np.float64), (4.0, 2.0))
     np.testing.assert_allclose(np.load(out), expected, atol=1e-6)
+
+
+def test_stdin_to_stdout_pipe(tmp_path):
+    import io
+
+    imageio = pytest.importorskip("imageio.v3")
+    rng = np.random.default_rng(4)
+    data = (rng.random((20, 22, 3)) * 255).astype(np.uint8)
+    png = imageio.imwrite("<bytes>", data, extension=".png")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sepconv_cli",
+            "apply",
+            "-",
+            "-k",
+            "box:size=3",
+            "-o",
+            "-",
+            "--format",
+            "png",
+            "--mode",
+            "nearest",
+        ],
+        input=png,
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    out = imageio.imread(io.BytesIO(done.stdout), extension=".png")
+    expected = ndimage.uniform_filter(data.astype(np.float64), (3, 3, 1), mode="nearest")
+    assert out.dtype == np.uint8
+    assert np.abs(out - expected).max() <= 0.5 + 1e-3
+    assert b"separable" in done.stderr
