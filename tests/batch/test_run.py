@@ -88,11 +88,20 @@ def test_fail_fast_stops_at_the_first_failure(tree: Path, tmp_path: Path) -> Non
 
 def test_fail_fast_in_parallel_starts_nothing_new(tree: Path, tmp_path: Path, monkeypatch) -> None:
     (tree / "0-broken.npy").write_text("nope")
-    monkeypatch.setenv("COPY_DELAY_S", "0.5")  # good files are slow: the bad one fails first
-    summary = run_batch(plan(tree, tmp_path / "o"), batch_workers.copy_npy, jobs=2, fail_fast=True)
-    # the file running beside the bad one finishes; nothing new starts
-    assert (summary.done, summary.failed, summary.not_run) == (1, 1, 3)
-    assert summary.exit_code == ExitCode.PARTIAL
+    monkeypatch.setenv("COPY_DELAY_S", "0.3")  # good files are slow: the bad one fails early
+    events: list[str] = []
+    summary = run_batch(
+        plan(tree, tmp_path / "o"),
+        batch_workers.copy_npy,
+        jobs=2,
+        fail_fast=True,
+        on_start=lambda task: events.append("start"),
+        on_result=lambda result: events.append(result["status"]),
+    )
+    assert summary.failed == 1 and summary.not_run >= 1
+    assert "start" not in events[events.index("failed") :]  # nothing started after it
+    assert events.count("ok") == summary.done  # what was running finished
+    assert summary.exit_code == (ExitCode.PARTIAL if summary.done else ExitCode.FAILURE)
 
 
 def test_skip_existing_second_run_does_nothing(tree: Path, tmp_path: Path) -> None:
@@ -135,10 +144,10 @@ def test_in_process_interruption_keeps_finished_outputs(tree: Path, tmp_path: Pa
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.npy"]
 
 
-def test_memory_stays_flat_over_500_files(tmp_path: Path) -> None:
+def test_memory_stays_flat_over_many_files(tmp_path: Path) -> None:
     folder = tmp_path / "many"
     folder.mkdir()
-    for i in range(500):
+    for i in range(300):
         np.save(folder / f"f{i:03d}.npy", np.full((8, 8), i % 200, np.uint8))
     seen = []
     summary = run_batch(
@@ -148,11 +157,11 @@ def test_memory_stays_flat_over_500_files(tmp_path: Path) -> None:
         tasks_per_worker=25,
         on_result=seen.append,
     )
-    assert (summary.done, summary.exit_code) == (500, ExitCode.OK)
+    assert (summary.done, summary.exit_code) == (300, ExitCode.OK)
     rss = [r["peak_rss_mb"] for r in seen]
     assert max(rss) < 250, max(rss)  # MB per worker: interpreter + numpy + 8 MB of work
     assert max(rss[-100:]) <= max(rss[:100]) + 10  # flat: no growth from file to file
-    assert len({r["report"]["pid"] for r in seen}) >= 500 // 25  # workers were recycled
+    assert len({r["report"]["pid"] for r in seen}) >= 300 // 25  # workers were recycled
 
 
 def test_summary_dict() -> None:
