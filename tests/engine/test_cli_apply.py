@@ -245,3 +245,24 @@ def test_stdin_to_stdout_pipe(tmp_path):
     assert out.dtype == np.uint8
     assert np.abs(out - expected).max() <= 0.5 + 1e-3
     assert b"separable" in done.stderr
+
+
+def test_rich_table_on_a_terminal(monkeypatch):
+    from rich.console import Console
+
+    from sepconv_cli.cli import report as report_module
+    from sepconv_cli.engine import ApplyOptions, apply
+    from sepconv_cli.image import Image
+
+    console = Console(record=True, width=140, force_terminal=True)
+    monkeypatch.setattr(report_module, "stderr_is_interactive", lambda: True)
+    monkeypatch.setattr(report_module, "err_console", lambda: console)
+    _, report = apply(
+        Image(np.ones((16, 16), np.float32), "yx"),
+        ["gaussian:sigma=1", "sobel"],
+        ApplyOptions(verify=True),
+    )
+    report_module.render(report.to_dict())
+    text = console.export_text()
+    for expected in ("predicted cost per method", "1: separable *", "2: fft", "verify", "GMAC/s"):
+        assert expected in text
