@@ -52,7 +52,7 @@ def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def _heat(ax: Any, weights: np.ndarray, title: str) -> Any:
+def _heat(ax: Any, weights: np.ndarray, title: str, rows: str = "axis 0", cols: str = "axis 1"):
     limit = float(np.max(np.abs(weights))) or 1.0
     signed = bool(np.any(weights < 0))
     image = ax.imshow(
@@ -67,8 +67,8 @@ def _heat(ax: Any, weights: np.ndarray, title: str) -> Any:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title, fontsize=9)
-    ax.set_xlabel("axis 1")
-    ax.set_ylabel("axis 0")
+    ax.set_xlabel(cols)
+    ax.set_ylabel(rows)
     return image
 
 
@@ -113,17 +113,20 @@ def plot_kernel(kernel: Kernel, path: str | os.PathLike[str]) -> Path:
         else:
             ax.set_title(f"{title}\n(no exact factors: see sepconv check)", fontsize=9)
     else:
-        centre = tuple(n // 2 for n in weights.shape[:-3])
+        lead = weights.ndim - 3
+        centre = tuple(n // 2 for n in weights.shape[:lead])
         cube = weights[centre] if centre else weights
         mid = [n // 2 for n in cube.shape]
+        names = [f"axis {lead + i}" for i in range(3)]
         slices = (
-            (cube[mid[0], :, :], f"axis 0 = {mid[0]}"),
-            (cube[:, mid[1], :], f"axis 1 = {mid[1]}"),
-            (cube[:, :, mid[2]], f"axis 2 = {mid[2]}"),
+            (cube[mid[0], :, :], 0, names[1], names[2]),
+            (cube[:, mid[1], :], 1, names[0], names[2]),
+            (cube[:, :, mid[2]], 2, names[0], names[1]),
         )
-        fig, axes = plt.subplots(1, 3, figsize=(11, 4))
-        for ax, (plane, label) in zip(axes, slices, strict=True):
-            _heat(ax, plane, f"central slice {label}")
+        fig, axes = plt.subplots(1, 3, figsize=(12, 4))
+        for ax, (plane, cut, rows, cols) in zip(axes, slices, strict=True):
+            image = _heat(ax, plane, f"central slice {names[cut]} = {mid[cut]}", rows, cols)
+        fig.colorbar(image, ax=list(axes), fraction=0.02)
         fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 
@@ -155,7 +158,10 @@ def plot_decomposition(
         left.legend(fontsize=8)
     else:
         ranks = decomposition.unfolding_ranks
+        from matplotlib.ticker import MaxNLocator
+
         left.bar([f"axis {i}" for i in range(len(ranks))], ranks)
+        left.yaxis.set_major_locator(MaxNLocator(integer=True))
         left.set_ylabel("numerical rank")
         left.set_title("rank of each mode unfolding (all 1 = separable)", fontsize=9)
     rows = decomposition.by_rank
@@ -166,6 +172,10 @@ def plot_decomposition(
         right.semilogy(r, frob, marker="o", label="relative Frobenius error")
         right.semilogy(r, worst, marker="s", label="max abs error")
         right.axhline(decomposition.tol, color="tab:red", linestyle="--", label="--tol")
+        if decomposition.rank:
+            right.axvline(
+                decomposition.rank, color="0.5", linestyle=":", label=f"rank {decomposition.rank}"
+            )
         right.set_xticks(r)
         right.legend(fontsize=8)
     right.set_xlabel("separable terms r")
