@@ -701,20 +701,14 @@ def run_task(worker: Callable[[Task], dict[str, Any]], task: Task) -> dict[str, 
 
 
 def report_macs(report: dict[str, Any] | None) -> int:
-    """MACs of the method a per-file report chose (0 when the report has none).
+    """Total MACs a per-file report (``Report.to_dict``) counts for its chosen method; 0 if none.
 
     Examples
     --------
-    >>> report_macs({"method": "separable", "ops": {"separable": {"macs": 120}}})
-    120
+    >>> report_macs({"method": "separable", "macs": 120}), report_macs(None)
+    (120, 0)
     """
-    if not report:
-        return 0
-    if isinstance(report.get("macs"), (int, float)):
-        return int(report["macs"])
-    ops = report.get("ops") or {}
-    chosen = ops.get(report.get("method"), {}) if isinstance(ops, dict) else {}
-    value = chosen.get("macs") if isinstance(chosen, dict) else None
+    value = (report or {}).get("macs")
     return int(value) if isinstance(value, (int, float)) else 0
 
 
