@@ -36,13 +36,8 @@ import numpy as np
 import scipy.ndimage as ndi
 
 from sepconv_cli.engine import ApplyOptions, cast_output, plan
-from sepconv_cli.engine.dask_backend import (
-    PlanFilter,
-    apply_lazy,
-    dask_runner,
-    filter_dask,
-    run_to_target,
-)
+from sepconv_cli.engine.dask_backend import PlanFilter, apply_lazy, dask_runner, run_to_target
+from sepconv_cli.engine.dask_overlap import filter_dask
 from sepconv_cli.engine.dask_store import ChunkTarget
 from sepconv_cli.image import Image
 

@@ -9,13 +9,8 @@ import scipy.ndimage as ndi
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sepconv_cli.engine.dask_backend import (
-    choose_chunks,
-    filter_dask,
-    overlapped,
-    pad_exact,
-    parse_chunks,
-)
+from sepconv_cli.engine.dask_chunks import choose_chunks, parse_chunks
+from sepconv_cli.engine.dask_overlap import filter_dask, overlapped, pad_exact
 from sepconv_cli.errors import UsageError
 
 MODES = ("reflect", "mirror", "nearest", "constant", "wrap")

@@ -13,7 +13,8 @@ import scipy.ndimage as ndi
 import zarr
 
 from sepconv_cli import io
-from sepconv_cli.engine.dask_backend import MemmapSource, dask_runner, run_to_target
+from sepconv_cli.engine.dask_backend import dask_runner, run_to_target
+from sepconv_cli.engine.dask_sources import MemmapSource
 from sepconv_cli.engine.dask_store import ChunkTarget
 from sepconv_cli.errors import FormatError
 
