@@ -178,7 +178,9 @@ class BuildContext:
         if total > MAX_ELEMENTS:
             raise SpecError(
                 f"{self.name}: kernel {'x'.join(map(str, shape))} has {total} weights, more "
-                f"than the {MAX_ELEMENTS} sepconv holds in memory"
+                f"than the {MAX_ELEMENTS} sepconv holds in memory; a separable kernel can be "
+                "applied one axis at a time (repeat -k with sigma 0 on the other axes, e.g. "
+                "gaussian:sigma=100x0x0 then 0x100x0 then 0x0x100)"
             )
 
 
