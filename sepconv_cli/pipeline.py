@@ -39,6 +39,7 @@ def apply_file(
     options: ApplyOptions,
     *,
     progress: Any = None,
+    notify: Any = None,
 ) -> dict[str, Any]:
     """Filter one file into another and return the run report.
 
@@ -54,6 +55,9 @@ def apply_file(
         against its spacing).
     progress
         ``progress(done, total)`` for chunked (dask) runs.
+    notify
+        ``notify(text)`` hears about slow one-off work before it starts (a first numba
+        compile), e.g. to tell the user.
 
     Returns
     -------
@@ -104,7 +108,7 @@ def apply_file(
             import numpy as np
 
             image = image.replace(data=np.asarray(image.data))
-        out, report = execute(image, p)
+        out, report = execute(image, p, notify=notify)
         report.warnings[:0] = warnings
         report.extra.update(extra)
         if not options.dry_run:

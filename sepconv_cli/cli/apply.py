@@ -176,10 +176,13 @@ def apply_command(
         raise UsageError("no output given: use -o FILE (or -o - with --format)")
     if output == "-" and json_out:
         raise UsageError("--json and -o - both want stdout; use --report FILE for the report")
+    from sepconv_cli.cli.console import message
     from sepconv_cli.pipeline import apply_file
 
     with chunk_progress(enabled=not quiet) as progress:
-        doc = apply_file(inputs[0], output, options, progress=progress)
+        doc = apply_file(
+            inputs[0], output, options, progress=progress, notify=None if quiet else message
+        )
     emit_report(doc, json_out=json_out, report_file=report_file, quiet=quiet)
 
 

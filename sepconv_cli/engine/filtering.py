@@ -19,7 +19,9 @@ outside keep their input value.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -181,8 +183,12 @@ def filter_step(
     return out
 
 
-def prepare(plan: Plan) -> None:
-    """Import what the plan's methods need (backend, scipy.signal for FFT) ahead of timing.
+def prepare(plan: Plan, notify: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Import and warm up what the plan needs, so none of it lands in the timed filtering.
+
+    Loads the backend (for numba: its compiled kernels, compiling them on a first run, which
+    ``notify`` is told about first) and scipy.signal when a step uses FFT. Returns numba's
+    compile status (empty for other backends).
 
     Examples
     --------
@@ -191,10 +197,17 @@ def prepare(plan: Plan) -> None:
     >>> from sepconv_cli.image import Image
     >>> from sepconv_cli.kernels.base import Kernel
     >>> prepare(make_plan(Image(np.zeros(4), "x"), [Kernel(np.ones(3))]))
+    {}
     """
-    load_backend(plan.inner_backend)
+    backend = load_backend(plan.inner_backend)
     if any(step.method == "fft" for step in plan.steps):
         import scipy.signal  # noqa: F401
+    if plan.inner_backend != "numba":
+        return {}
+    if notify is not None and not backend.cache_ready():
+        notify("compiling numba kernels (first run on this machine; cached afterwards)")
+    status = backend.warm_up(plan.compute_dtype)
+    return {key: status[key] for key in ("cache_dir", "loaded", "compiled")}
 
 
 def filter_array(data: np.ndarray, plan: Plan, mask: np.ndarray | None = None) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -166,8 +166,12 @@ def apply(
     return image, report
 
 
-def execute(image: Image, p: Plan) -> tuple[Image, Report]:
+def execute(
+    image: Image, p: Plan, *, notify: Callable[[str], None] | None = None
+) -> tuple[Image, Report]:
     """Run an existing plan on an in-memory image (what :func:`apply` does after planning).
+
+    ``notify(text)`` hears about slow one-off work before it starts (a first numba compile).
 
     Examples
     --------
@@ -194,7 +198,9 @@ def execute(image: Image, p: Plan) -> tuple[Image, Report]:
     if mask is not None:
         mask = prepare_mask(mask, p)
     report.nonfinite = count_nonfinite(data)
-    prepare(p)
+    numba_status = prepare(p, notify)
+    if numba_status:
+        report.extra["numba"] = numba_status
     t0 = time.perf_counter()
     filtered = filter_array(data, p, mask)
     report.time_s = time.perf_counter() - t0
