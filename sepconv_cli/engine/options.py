@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sepconv_cli.boundary import canonical_mode
@@ -161,7 +161,6 @@ class ApplyOptions:
     dry_run: bool = False
     format: str | None = None
     max_size: int = 1025
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def normalized(self) -> ApplyOptions:
         """A copy with canonical names, checked values and defaults filled in."""
