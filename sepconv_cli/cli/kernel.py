@@ -30,14 +30,26 @@ _SLICED_LIMIT = 7
 
 
 def number(value: float, digits: int = 6) -> str:
-    """Compact text for one weight (``0.25``, ``-1``, ``6.1e-05``)."""
+    """Compact text for one weight.
+
+    Examples
+    --------
+    >>> number(0.25), number(-1.0), number(6.1e-05), number(0.0)
+    ('0.25', '-1', '6.1e-05', '0')
+    """
     if value == 0:
         return "0"
     return f"{value:.{digits}g}"
 
 
 def vector(values: Any, limit: int = 15) -> str:
-    """``[a, b, c]`` with at most ``limit`` entries shown."""
+    """``[a, b, c]`` with at most ``limit`` entries shown.
+
+    Examples
+    --------
+    >>> vector([1.0, 2.0, 1.0]), vector(range(9), limit=4)
+    ('[1, 2, 1]', '[0, 1, …, 7, 8]')
+    """
     items = [number(float(v)) for v in values]
     if len(items) > limit:
         half = limit // 2
@@ -48,7 +60,13 @@ def vector(values: Any, limit: int = 15) -> str:
 def build_from_options(
     spec: str, ndim: int | None, spacing: str | None, axes: str | None, max_size: int
 ) -> Any:
-    """Build the kernel for a command's spec and shared options (``--spacing`` and friends)."""
+    """Build the kernel for a command's spec and shared options (``--spacing`` and friends).
+
+    Examples
+    --------
+    >>> build_from_options("gaussian:sigma=1mm", None, "0.5mm", None, 1025).params["sigma_vox"]
+    [2.0, 2.0]
+    """
     from sepconv_cli.kernels import build_kernel, infer_ndim
     from sepconv_cli.spec import parse_spacing
 
@@ -67,7 +85,15 @@ def build_from_options(
 
 
 def kernel_document(kernel: Any) -> dict[str, Any]:
-    """The ``--json`` document of a kernel."""
+    """The ``--json`` document of a kernel.
+
+    Examples
+    --------
+    >>> from sepconv_cli.kernels import build_kernel
+    >>> doc = kernel_document(build_kernel("sobel:axis=x"))
+    >>> doc["shape"], doc["sum"], len(doc["factors"])
+    ([3, 3], 0.0, 2)
+    """
 
     def one(k: Any) -> dict[str, Any]:
         return {

@@ -31,7 +31,13 @@ _DEFAULT_AXES = {1: "x", 2: "yx", 3: "zyx"}
 
 @dataclass(frozen=True)
 class Param:
-    """One key a kernel accepts: its default (``None`` = unset) and a one-line help."""
+    """One key a kernel accepts: its default (``None`` = unset) and a one-line help.
+
+    Examples
+    --------
+    >>> Param("size", "3", "width in voxels").default
+    '3'
+    """
 
     key: str
     default: str | None
@@ -59,6 +65,12 @@ class KernelBuilder:
         Set for kernels that only exist in one dimensionality (savgol: 1).
     aliases
         Other names accepted in specs.
+
+    Examples
+    --------
+    >>> box = KERNELS.get("box")
+    >>> box.keys, box.values({"size": "5"})
+    (['size', 'normalize'], {'size': '5', 'normalize': 'sum'})
     """
 
     name: str
@@ -92,12 +104,24 @@ KERNELS: Registry[KernelBuilder] = Registry("kernel")
 
 
 def register(builder: KernelBuilder) -> KernelBuilder:
-    """Add a builder to :data:`KERNELS`."""
+    """Add a builder to :data:`KERNELS` (under its name and aliases) and return it.
+
+    Examples
+    --------
+    >>> KERNELS.get("gauss") is KERNELS.get("gaussian")
+    True
+    """
     return KERNELS.register(builder.name, builder, aliases=builder.aliases)
 
 
 def normalize_param(default: str | None, when: str = "") -> Param:
-    """The ``normalize`` key shared by every kernel (``default`` None: chosen by the kernel)."""
+    """The ``normalize`` key shared by every kernel (``default`` None: chosen by the kernel).
+
+    Examples
+    --------
+    >>> normalize_param("sum").default
+    'sum'
+    """
     extra = f" (default: {when})" if when else ""
     return Param(
         "normalize", default, f"scale the weights: sum (to 1), l1 (abs sum 1) or none{extra}"
@@ -199,13 +223,25 @@ def outer(factors: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def pad_to(weights: np.ndarray, shape: Sequence[int]) -> np.ndarray:
-    """Zero-pad a centred odd-sized kernel to a larger odd ``shape``, keeping it centred."""
+    """Zero-pad a centred odd-sized kernel to a larger odd ``shape``, keeping it centred.
+
+    Examples
+    --------
+    >>> pad_to(np.array([1.0, 2.0, 1.0]), [5])
+    array([0., 1., 2., 1., 0.])
+    """
     pads = [((s - w) // 2, (s - w) // 2) for s, w in zip(shape, weights.shape, strict=True)]
     return np.pad(weights, pads)
 
 
 def is_smoothing(weights: np.ndarray) -> bool:
-    """True for non-negative weights that sum to 1 (to rounding)."""
+    """True for non-negative weights that sum to 1 (to rounding).
+
+    Examples
+    --------
+    >>> is_smoothing(np.array([0.25, 0.5, 0.25])), is_smoothing(np.array([1.0, 0.0, -1.0]))
+    (True, False)
+    """
     return bool(np.all(weights >= 0) and abs(float(weights.sum()) - 1.0) <= 1e-9)
 
 
@@ -225,6 +261,13 @@ def finish(
     ``sum`` divides by the sum (an error for a zero-sum kernel), ``l1`` by the sum of absolute
     values, ``none`` leaves the weights alone. Known factors are scaled so that the weights stay
     exactly their outer product.
+
+    Examples
+    --------
+    >>> ctx = BuildContext(ndim=2, name="box")
+    >>> k = finish(ctx, np.ones((3, 3)), "sum", factors=[np.ones(3), np.ones(3)])
+    >>> k.smoothing, k.factors[0]
+    (True, array([0.33333333, 0.33333333, 0.33333333]))
     """
     weights = np.asarray(weights, dtype=np.float64)
     scale = 1.0

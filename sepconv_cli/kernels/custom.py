@@ -197,7 +197,7 @@ def validate_weights(array: np.ndarray, where: str) -> np.ndarray:
     return weights
 
 
-def build_custom(ctx: BuildContext, values: dict[str, str]) -> Kernel:
+def _build_custom(ctx: BuildContext, values: dict[str, str]) -> Kernel:
     """A kernel from a file or inline nested lists."""
     if "file" in values and "weights" in values:
         raise SpecError("custom: give file or weights, not both")
@@ -247,7 +247,7 @@ register(
                 "auto (sum if every weight is >= 0, else none), sum, l1 or none",
             ),
         ),
-        build_custom,
+        _build_custom,
         default_ndim=0,
     )
 )

@@ -3,6 +3,18 @@
 Signs follow convolution: intensity increasing along the axis gives a positive response when the
 kernel is convolved (scipy.ndimage.sobel correlates with ``[-1, 0, 1]``, i.e. convolves with
 ``[1, 0, -1]``).
+
+Examples
+--------
+>>> from sepconv_cli.kernels import build_kernel
+>>> build_kernel("sobel:axis=y").weights
+array([[ 1.,  2.,  1.],
+       [ 0.,  0.,  0.],
+       [-1., -2., -1.]])
+>>> build_kernel("laplace").weights
+array([[ 0.,  1.,  0.],
+       [ 1., -4.,  1.],
+       [ 0.,  1.,  0.]])
 """
 
 from __future__ import annotations
@@ -71,7 +83,7 @@ def _builder(family: str):
     return build
 
 
-def build_laplace(ctx: BuildContext, values: dict[str, str]) -> Kernel:
+def _build_laplace(ctx: BuildContext, values: dict[str, str]) -> Kernel:
     """The 3-point discrete Laplacian (as scipy.ndimage.laplace): a sum of ndim 1-D terms."""
     second = np.array([1.0, -2.0, 1.0])
     delta = np.array([0.0, 1.0, 0.0])
@@ -101,7 +113,7 @@ register(
         "laplace",
         "3-point discrete Laplacian, N-D (as scipy.ndimage.laplace)",
         (normalize_param("none"),),
-        build_laplace,
+        _build_laplace,
         aliases=("laplacian",),
     )
 )

@@ -117,7 +117,7 @@ def _report(sigmas: list[float], radii: list[int], truncate: str) -> dict:
     }
 
 
-def build_gaussian(ctx: BuildContext, values: dict[str, str]) -> Kernel:
+def _build_gaussian(ctx: BuildContext, values: dict[str, str]) -> Kernel:
     """Gaussian (orders 0, 1, 2 per axis) as an outer product of scipy's 1-D kernels."""
     sigmas = _sigmas(ctx, values)
     orders = ctx.ints("order", values["order"])
@@ -135,7 +135,7 @@ def build_gaussian(ctx: BuildContext, values: dict[str, str]) -> Kernel:
     return finish(ctx, outer(factors), normalize, factors=factors, params=params)
 
 
-def build_log(ctx: BuildContext, values: dict[str, str]) -> Kernel:
+def _build_log(ctx: BuildContext, values: dict[str, str]) -> Kernel:
     """Laplacian of Gaussian: sum over axes of the second derivative along that axis."""
     sigmas = _sigmas(ctx, values)
     if any(s <= 1e-15 for s in sigmas):
@@ -156,7 +156,7 @@ def build_log(ctx: BuildContext, values: dict[str, str]) -> Kernel:
     )
 
 
-def build_dog(ctx: BuildContext, values: dict[str, str]) -> Kernel:
+def _build_dog(ctx: BuildContext, values: dict[str, str]) -> Kernel:
     """Difference of Gaussians G(sigma1) - G(sigma2), each with its own scipy radius."""
     for key in ("sigma1", "sigma2"):
         if key not in values:
@@ -214,7 +214,7 @@ register(
             *_TRUNC,
             normalize_param(None, "sum for order 0, none for derivatives"),
         ),
-        build_gaussian,
+        _build_gaussian,
         aliases=("gauss",),
     )
 )
@@ -223,7 +223,7 @@ register(
         "log",
         "Laplacian of Gaussian (as scipy.ndimage.gaussian_laplace)",
         (*_SIZE, *_TRUNC, normalize_param("none")),
-        build_log,
+        _build_log,
         aliases=("laplacian_of_gaussian",),
     )
 )
@@ -237,6 +237,6 @@ register(
             Param("truncate", "4", "each Gaussian's radius = int(truncate*sigma + 0.5)"),
             normalize_param("none"),
         ),
-        build_dog,
+        _build_dog,
     )
 )

@@ -1,4 +1,11 @@
-"""Savitzky-Golay smoothing/derivative filters (1-D: spectral or time axes)."""
+"""Savitzky-Golay smoothing/derivative filters (1-D: spectral or time axes).
+
+Examples
+--------
+>>> from sepconv_cli.kernels import build_kernel
+>>> build_kernel("savgol:window=5,order=2").weights.round(4)
+array([-0.0857,  0.3429,  0.4857,  0.3429, -0.0857])
+"""
 
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ from sepconv_cli.kernels.builder import (
 from sepconv_cli.spec import parse_int
 
 
-def build_savgol(ctx: BuildContext, values: dict[str, str]) -> Kernel:
+def _build_savgol(ctx: BuildContext, values: dict[str, str]) -> Kernel:
     """Convolution coefficients of scipy.signal.savgol_coeffs(window, order, deriv)."""
     from scipy.signal import savgol_coeffs
 
@@ -47,7 +54,7 @@ register(
             Param("deriv", "0", "derivative order (<= order), per sample"),
             normalize_param(None, "sum for deriv=0, none otherwise"),
         ),
-        build_savgol,
+        _build_savgol,
         default_ndim=1,
         fixed_ndim=1,
         aliases=("savitzky_golay", "savitzky-golay"),

@@ -34,7 +34,7 @@ def _sizes(ctx: BuildContext, key: str, text: str) -> list[int]:
     return sizes
 
 
-def build_box(ctx: BuildContext, values: dict[str, str]) -> Kernel:
+def _build_box(ctx: BuildContext, values: dict[str, str]) -> Kernel:
     """Uniform (moving-average) kernel, as scipy.ndimage.uniform_filter."""
     sizes = _sizes(ctx, "size", values["size"])
     factors = [np.full(s, 1.0) for s in sizes]
@@ -53,7 +53,7 @@ def binomial1d(taps: int) -> np.ndarray:
     return np.array([math.comb(taps - 1, k) for k in range(taps)], dtype=np.float64)
 
 
-def build_binomial(ctx: BuildContext, values: dict[str, str]) -> Kernel:
+def _build_binomial(ctx: BuildContext, values: dict[str, str]) -> Kernel:
     """Binomial smoothing (the discrete Gaussian approximation [1 4 6 4 1]/16 ...)."""
     taps = _sizes(ctx, "n", values["n"])
     if any(t > 1030 for t in taps):
@@ -64,7 +64,7 @@ def build_binomial(ctx: BuildContext, values: dict[str, str]) -> Kernel:
     return finish(ctx, outer(factors), normalize, factors=factors, params=params)
 
 
-def build_disk(ctx: BuildContext, values: dict[str, str]) -> Kernel:
+def _build_disk(ctx: BuildContext, values: dict[str, str]) -> Kernel:
     """Flat disk (2-D) / ball (3-D) / ellipsoid with physical radii: 1 inside, 0 outside."""
     radii = ctx.lengths("radius", values["radius"])
     if any(not r > 0 for r in radii):
@@ -84,7 +84,7 @@ register(
         "box",
         "uniform moving average (as scipy.ndimage.uniform_filter); even sizes allowed",
         (Param("size", "3", "width in voxels per axis (5, 5x5x3)"), normalize_param("sum")),
-        build_box,
+        _build_box,
         aliases=("uniform", "mean"),
     )
 )
@@ -93,7 +93,7 @@ register(
         "binomial",
         "binomial smoothing, n taps per axis (n=5: [1 4 6 4 1]/16)",
         (Param("n", "5", "number of taps per axis"), normalize_param("sum")),
-        build_binomial,
+        _build_binomial,
     )
 )
 register(
@@ -104,7 +104,7 @@ register(
             Param("radius", "2", "radius per axis (voxels or units: 3, 1.5mm, 3x3x1.5)"),
             normalize_param("sum"),
         ),
-        build_disk,
+        _build_disk,
         aliases=("ball", "sphere"),
     )
 )
