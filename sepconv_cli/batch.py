@@ -755,6 +755,21 @@ def _ignore_sigint() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Hold Ctrl-C back while worker processes start: they inherit the blocked signal (so a
+    Ctrl-C for the whole terminal never reaches a half-started worker), and this process gets
+    it as soon as the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _temporary_pattern(output: str) -> re.Pattern[str]:
     """Names :func:`sepconv_cli.io.atomic.temporary_name` gives the files of ``output``.
 
@@ -880,7 +895,9 @@ class _Runner:
                         submitted = 0
                     task = queue.popleft()
                     self.started(task)
-                    running[pool.submit(run_task, self.worker, task)] = (pool, task)
+                    with _sigint_blocked():  # submit() starts worker processes
+                        future = pool.submit(run_task, self.worker, task)
+                        running[future] = (pool, task)
                     submitted += 1
                     solo = task in retried
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
