@@ -33,6 +33,17 @@ def _mask_inputs(options: ApplyOptions) -> list[str]:
     return []
 
 
+def _verify_written(image: Any, p: Any, target: str, options: ApplyOptions) -> dict[str, Any]:
+    """``--verify`` for a chunked run: read a crop of the written output back and compare."""
+    from sepconv_cli.engine.run import load_mask, verify_result
+    from sepconv_cli.io import read
+
+    written = read(target, format=options.format, axes=p.axes, lazy=True)
+    result = verify_result(image.data, written.data, p, load_mask(options.mask))
+    result["compared"] = f"the written {p.output_dtype} output"
+    return result
+
+
 def apply_file(
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str] | None,
@@ -103,6 +114,10 @@ def apply_file(
         report.clipped = int(stats.get("clipped", 0))
         report.extra.update(extra, dask=stats, write_s=None)
         report.extra["time_includes_write"] = True
+        if options.verify and target == "-":
+            report.warnings.append("--verify needs a file output for a chunked run; skipped")
+        elif options.verify:
+            report.verify = _verify_written(image, p, target, options)
     else:
         if lazy and not options.dry_run:
             import numpy as np
