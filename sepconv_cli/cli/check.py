@@ -224,6 +224,7 @@ def check(
     decompositions = [doc.pop("_decomposition") for doc in docs]
     document = dict(docs[0])
     document["spec"] = kernel.spec
+    document["notes"] = list(kernel.params.get("notes", []))
     if kernel.components:
         document["combine"] = kernel.combine
         document["rank"] = max(doc["rank"] for doc in docs) if all(d["rank"] for d in docs) else 0
@@ -244,6 +245,8 @@ def check(
             )
         for doc in docs:
             _render(doc, console)
+        for note in kernel.params.get("notes", []):
+            console.print(f"note: {note}")
         if plot is not None:
             message(f"wrote {plot}")
     if require_separable and not document["separable"]:

@@ -261,6 +261,9 @@ def test_require_separable_on_a_gradient_magnitude(runner):
     ok = runner.invoke(app, ["check", "sobel", "--require-separable"])
     assert ok.exit_code == 0
     assert "gradient magnitude of 2 kernels" in ok.stderr
+    assert "not a single convolution" in ok.stderr
+    even = _json(runner.invoke(app, ["check", "box:size=4", "--json"]))
+    assert any("origin is index 2" in note for note in even["notes"])
     failed = runner.invoke(app, ["check", "disk:radius=3", "--require-separable", "--json"])
     assert failed.exit_code == 4
     assert json.loads(failed.stdout)["separable"] is False
