@@ -165,6 +165,10 @@ class BatchProgress:
 
     def finish(self, summary: Any) -> None:
         """Stop the bar, print the summary line (stderr) and the JSON summary (stdout)."""
+        if self._bar is not None:
+            self._bar.update(
+                self._task_id, description="interrupted" if summary.interrupted else "done"
+            )
         self.__exit__(None, None, None)
         if self.json_lines:
             print_json({"summary": summary.to_dict()})
