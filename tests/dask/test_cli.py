@@ -1,0 +1,81 @@
+"""`sepconv apply` with the Dask options, in process and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+
+from sepconv_cli import io
+from sepconv_cli.cli.app import app
+from sepconv_cli.engine.dask_chunks import parse_memory
+from sepconv_cli.errors import UsageError
+
+
+def test_apply_to_ome_zarr_reports_the_chunks(tmp_path, runner, rng):
+    x = rng.random((20, 30, 24)).astype(np.float32)
+    np.save(tmp_path / "vol.npy", x)
+    out = tmp_path / "vol.ome.zarr"
+    result = runner.invoke(
+        app,
+        [
+            "apply",
+            str(tmp_path / "vol.npy"),
+            "-k",
+            "gaussian:sigma=1",
+            "--backend",
+            "dask",
+            "--chunks",
+            "8x16x24",
+            "-o",
+            str(out),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["backend"] == "dask"
+    assert doc["dask"]["chunks"] == [8, 16, 24] and doc["dask"]["n_chunks"] == 3 * 2
+    assert doc["dask"]["halo_overhead"] > 0 and doc["dask"]["per_worker"]
+    image = io.read(out)
+    reference = ndi.gaussian_filter(x.astype(np.float64), 1.0, mode="reflect")
+    assert image.axes == "zyx"
+    assert np.abs(np.asarray(image.data) - reference).max() <= 1e-6
+
+
+def test_usage_errors_exit_2_with_one_line(tmp_path):
+    np.save(tmp_path / "a.npy", np.zeros((8, 8), np.float32))
+    base = [
+        sys.executable,
+        "-m",
+        "sepconv_cli",
+        "apply",
+        str(tmp_path / "a.npy"),
+        "-k",
+        "box:size=3",
+        "--backend",
+        "dask",
+        "-o",
+        str(tmp_path / "b.npy"),
+    ]
+    for extra, text in (
+        (["--chunks", "4x4x4"], "--chunks '4x4x4' gives 3 sizes for 2 axes"),
+        (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "not both"),
+    ):
+        proc = subprocess.run(base + extra, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("sepconv: error: ")
+        assert text in proc.stderr
+    assert not (tmp_path / "b.npy").exists()
+
+
+def test_parse_memory():
+    assert parse_memory("128MiB") == 128 * 2**20 and parse_memory("2GB") == 2 * 10**9
+    for bad in ("lots", "-5MB"):
+        with pytest.raises(UsageError, match="--memory-limit"):
+            parse_memory(bad)
