@@ -491,7 +491,8 @@ def analyse(kernel: Any, *, tol: float = 1e-7, max_rank: int = 8) -> Decompositi
     ----------
     kernel
         A :class:`~sepconv_cli.kernels.base.Kernel` (its exact factors/terms are used when known)
-        or an array of weights.
+        or an array of weights. For a gradient magnitude (``combine``) this analyses its
+        ``weights``, the first component; analyse each of ``kernel.components`` for all.
     tol
         Largest relative Frobenius error accepted (relative to the kernel's norm).
     max_rank
