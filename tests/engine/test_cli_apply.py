@@ -186,11 +186,13 @@ def test_dask_backend_from_the_cli(runner, volume, tmp_path):
             "--chunks",
             "8",
             "--json",
+            "--verify",
         ],
     )
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["backend"] == "dask" and doc["dask"]["n_chunks"] > 1
+    assert doc["verify"]["max_abs_error"] < 1e-6
     assert "halo overhead" in result.stderr
     np.testing.assert_allclose(
         np.load(out), ndimage.gaussian_filter(data.astype(np.float64), 1.0), atol=1e-6
