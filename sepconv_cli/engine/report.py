@@ -67,6 +67,7 @@ def step_summary(step: Step, axes: str) -> dict[str, Any]:
     for key in ("fwhm_vox", "tail_mass", "sigma", "fwhm"):
         if key in params:
             summary[key] = params[key]
+    summary["params"] = dict(params)
     return summary
 
 
