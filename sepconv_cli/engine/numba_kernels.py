@@ -27,7 +27,7 @@ _FAST = {"contract", "nsz"}
 _OPTS = {"cache": True, "nogil": True, "fastmath": _FAST}
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def extend_index(j, n, mode):
     """Index of ``j`` (any integer) inside an axis of length ``n`` under ``mode``; -1: constant.
 
@@ -40,6 +40,16 @@ def extend_index(j, n, mode):
         return -1
     if mode == 2:
         return 0 if j < 0 else n - 1
+    # One reflection (or wrap) is enough unless the kernel is longer than the axis; this
+    # avoids an integer division per halo element.
+    if mode == 0:
+        q = -j - 1 if j < 0 else 2 * n - 1 - j
+    elif mode == 1:
+        q = -j if j < 0 else 2 * n - 2 - j
+    else:
+        q = j + n if j < 0 else j - n
+    if 0 <= q < n:
+        return q
     if mode == 4:
         return j % n
     if mode == 0:
@@ -139,7 +149,7 @@ def _fill_halo(buf, lead, n, inner, mode, cval):
         _copy_halo_row(buf, p, lead, n, inner, mode, cval)
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def _copy_halo_row(buf, p, lead, n, inner, mode, cval):
     q = extend_index(p - lead, n, mode)
     if q < 0:

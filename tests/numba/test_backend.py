@@ -223,3 +223,23 @@ def test_empty_arrays_and_mode_aliases():
 def test_bad_arguments_raise_usage_errors(call, fragment):
     with pytest.raises(UsageError, match=fragment):
         call()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_blocking_into_many_tiles_and_chunks(monkeypatch, mode):
+    """Tiny cache budgets force every kernel to split its work into many tiles and chunks."""
+    monkeypatch.setattr(nb, "TILE_BYTES", 64)
+    monkeypatch.setattr(nb, "WINDOW_ROW_BYTES", 64)
+    monkeypatch.setattr(nb, "WINDOW_PLANE_BYTES", 64)
+    volume = RNG.standard_normal((11, 19, 23)).astype(np.float64)
+    factors = [RNG.random(5), RNG.random(4), RNG.random(7)]
+    expected = reference_separable(volume, factors, (0, 1, 2), mode, 0.5)
+    result = nb.correlate_separable(volume, factors, (0, 1, 2), mode, 0.5)
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    wide = RNG.standard_normal((3, 13, 600)).astype(np.float64)
+    for inplace in (False, True):
+        expected = reference_1d(wide, factors[2], 1, mode, 0.5, 1)
+        out = wide.copy() if inplace else None
+        src = out if inplace else wide
+        result = nb.correlate1d(src, factors[2], 1, mode, 0.5, 1, output=out)
+        np.testing.assert_allclose(result, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
