@@ -224,7 +224,7 @@ def _timings(args: argparse.Namespace, folder: Path) -> None:
                 target = ChunkTarget(folder / "e.npy", "npy", image.shape, np.float32, (64,) * 3)
                 stats = run_to_target(
                     source,
-                    PlanFilter(p),
+                    PlanFilter(p, threads=max(1, (os.cpu_count() or 1) // workers)),
                     p.halo,
                     p.mode,
                     p.cval,

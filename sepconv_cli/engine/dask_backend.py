@@ -400,10 +400,15 @@ class PlanFilter:
     (on the plan's inner backend: Numba when installed), the outside of the block being
     rebuilt between steps (:func:`reextend`), so chains of kernels match the in-memory engine
     for every mode. A mask (full or spatial shape) is read with the same halo.
+
+    ``threads`` caps the Numba threads one task uses (Numba's setting is per calling thread):
+    Dask already runs one task per worker thread, and Numba's own parallel loops on top of
+    that would oversubscribe the cores.
     """
 
     plan: Any
     mask: Any = None
+    threads: int | None = None
     takes_region = True
 
     def __call__(self, block: np.ndarray, region: Sequence[slice]) -> np.ndarray:
@@ -412,6 +417,10 @@ class PlanFilter:
         from sepconv_cli.engine.filtering import filter_array
 
         plan = self.plan
+        if self.threads and plan.inner_backend == "numba":
+            import numba
+
+            numba.set_num_threads(max(1, min(self.threads, numba.config.NUMBA_NUM_THREADS)))
         mask = None
         if self.mask is not None:
             mask = read_padded(self.mask, region, plan.halo, plan.mode, 0.0, bool)
@@ -496,10 +505,13 @@ def apply_lazy(
     if str(path) != "-":
         sources = [image.path] if image.path and image.path != "-" else []
         refuse_inputs([path], sources + list(image.meta.get("source_files", [])))
-    block_fn = PlanFilter(plan, _full_mask(options, plan))
     with dask_runner(
         getattr(options, "scheduler", None), getattr(options, "workers", None), memory_limit
     ) as runner:
+        # Cores per task on this machine; a remote cluster's workers keep their own setting.
+        local = runner.kind != "distributed"
+        threads = max(1, (os.cpu_count() or 1) // runner.workers) if local else None
+        block_fn = PlanFilter(plan, _full_mask(options, plan), threads)
         chunks = choose_chunks(
             image.shape,
             compute.itemsize,
