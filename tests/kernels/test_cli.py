@@ -277,3 +277,14 @@ def test_help_names_every_kernel_of_the_registry():
 
     listed = _SPEC_HELP.split("Kernels: ")[1].split(" (")[0].split()
     assert listed == [name for name in KERNELS.names() if name != "custom"]
+
+
+def test_axes_letters_follow_the_image_order(runner, tmp_path):
+    # NIfTI arrays are x, y, z: axis=x is the first array axis
+    doc = _json(runner.invoke(app, ["kernel", "sobel:axis=x", "--axes", "xyz", "--json"]))
+    assert doc["factors"] == [[1.0, 0.0, -1.0], [1.0, 2.0, 1.0], [1.0, 2.0, 1.0]]
+    target = tmp_path / "sg.csv"
+    result = runner.invoke(app, ["kernel", "savgol:window=7,deriv=1", "-o", str(target)])
+    assert result.exit_code == 0, result.stderr
+    back = build_kernel(f"@{target}", ndim=1)
+    np.testing.assert_allclose(back.weights, build_kernel("savgol:window=7,deriv=1").weights)
