@@ -270,6 +270,10 @@ def finish(
     (True, array([0.33333333, 0.33333333, 0.33333333]))
     """
     weights = np.asarray(weights, dtype=np.float64)
+    if not weights.any():
+        raise SpecError(
+            f"{ctx.name}: every weight is zero (is sigma or the size too small for this kernel?)"
+        )
     scale = 1.0
     if normalize == "sum":
         total = float(weights.sum())

@@ -194,6 +194,10 @@ def validate_weights(array: np.ndarray, where: str) -> np.ndarray:
         raise SpecError(f"{where}: weight at index {index} is {weights[index]} (NaN/Inf)")
     if not weights.any():
         raise SpecError(f"{where}: every weight is zero")
+    with np.errstate(over="ignore"):
+        magnitude = float(np.abs(weights).sum())
+    if not np.isfinite(magnitude):
+        raise SpecError(f"{where}: weights too large (their sum overflows float64)")
     return weights
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import ndimage, signal
 
-from sepconv_cli.errors import KernelFileError, SpecError
+from sepconv_cli.errors import KernelFileError, SepconvError, SpecError
 from sepconv_cli.kernels import KERNELS, build_kernel
 from sepconv_cli.kernels.gaussian import gaussian_kernel1d
 from sepconv_cli.spec import parse
@@ -372,3 +375,39 @@ def test_one_row_text_file_is_a_1d_kernel_for_one_axis(tmp_path):
     assert build_kernel(f"@{tmp_path / 'row.csv'}").shape == (1, 3)
     with pytest.raises(SpecError, match="the kernel has 1 axis but the image has 2 axes to filter"):
         build_kernel("[1,2,1]", ndim=2)
+
+
+_FUZZ_KEYS = ["sigma", "fwhm", "order", "axis", "truncate", "radius", "normalize", "size", "n"]
+_FUZZ_KEYS += ["window", "deriv", "sigma1", "sigma2", "file", "weights", "sigam"]
+_FUZZ_VALUES = ["2", "0", "-1", "1x2", "2mm", "0x0x1", "x", "nan", "1e400", "3vox", "sum"]
+_FUZZ_VALUES += ["l1", "none", "auto", "y", "1.5", "2x2x2x2x2", "1e-30", "[1]", "µm", "@"]
+
+
+@st.composite
+def _specs(draw):
+    name = draw(st.sampled_from([*KERNELS.names(), "gauss", "ball", "[[1,2],[3,4]]", "[1,2]"]))
+    values = st.one_of(st.sampled_from(_FUZZ_VALUES), st.text(max_size=5))
+    parts = [
+        f"{draw(st.sampled_from(_FUZZ_KEYS))}={draw(values)}"
+        for _ in range(draw(st.integers(0, 3)))
+    ]
+    return name + (":" + ",".join(parts) if parts else "")
+
+
+@given(_specs() | st.text(max_size=16), st.sampled_from([None, 1, 2, 3]), st.booleans())
+def test_any_spec_builds_a_finite_kernel_or_says_why(spec, ndim, with_spacing):
+    options = {"max_size": 65}
+    if with_spacing and ndim:
+        options.update(spacing=[0.5] * ndim, units=["mm"] * ndim)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            kernel = build_kernel(spec, ndim=ndim, **options)
+        except SepconvError as exc:
+            assert str(exc)
+            return
+    assert np.all(np.isfinite(kernel.weights)) and kernel.weights.any()
+    if kernel.factors is not None:
+        np.testing.assert_allclose(_outer(kernel.factors), kernel.weights, rtol=0, atol=1e-15)
+    if ndim is not None:
+        assert kernel.ndim == ndim
