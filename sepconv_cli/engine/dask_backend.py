@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -340,6 +341,7 @@ def _summarise(
         "scheduler": runner.kind,
         "scheduler_address": runner.address,
         "workers": runner.workers,
+        "memory_limit_per_worker": runner.memory_limit_per_worker,
         "chunks": list(chunks),
         "n_chunks": len(results),
         "halo": list(halo),
@@ -573,7 +575,7 @@ def _via_npy(
     output, then hand it to ``io.write`` (which writes it atomically) and remove it."""
     from sepconv_cli import io
 
-    folder = path.parent if str(path) != "-" else Path.cwd()
+    folder = path.parent if str(path) != "-" else Path(tempfile.gettempdir())
     scratch = folder / f".{path.name}.sepconv-scratch-{os.getpid()}.npy"
     target = ChunkTarget(scratch, "npy", image.shape, np.dtype(plan.output_dtype), chunks)
     try:

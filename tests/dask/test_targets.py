@@ -78,8 +78,11 @@ def test_sources_memmap_zarr_and_dask(tmp_path, rng):
         store=str(tmp_path / "x.zarr"), shape=x.shape, dtype="f4", chunks=(7, 7), zarr_format=2
     )
     store[...] = x
+    np.save(tmp_path / "f.npy", np.asfortranarray(x))  # NIfTI-like Fortran order
+    fortran = np.load(tmp_path / "f.npy", mmap_mode="r")
+    assert MemmapSource.from_memmap(fortran).order == "F"
     reference = _smooth(x.astype(np.float64))
-    for source in (mm, store, da.from_array(x, chunks=(4, 25))):
+    for source in (mm, fortran, store, da.from_array(x, chunks=(4, 25))):
         out = tmp_path / "y.npy"
         target = ChunkTarget(out, "npy", x.shape, np.float32, (9, 9))
         with dask_runner() as runner:
