@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -175,3 +176,36 @@ def test_integer_forms_of_larger_and_signed_kernels():
     factors, scale = integer_form(np.pi * np.array([[1.0, 2.0], [3.0, 6.0]]))
     assert factors == [[1, 3], [1, 2]] and scale == pytest.approx(np.pi)
     assert isinstance(scale, float)
+
+
+@st.composite
+def any_kernels(draw):
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=3)))
+    kind = draw(st.sampled_from(["normal", "integers", "sparse", "constant"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    if kind == "normal":
+        return rng.standard_normal(shape)
+    if kind == "integers":
+        return rng.integers(-3, 4, shape).astype(float)
+    if kind == "sparse":
+        weights = np.zeros(shape)
+        weights[tuple(rng.integers(0, n) for n in shape)] = rng.uniform(-2, 2)
+        return weights
+    return np.full(shape, rng.uniform(-2, 2))
+
+
+@given(any_kernels())
+def test_analyse_is_consistent_on_any_kernel(weights):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = analyse(weights, max_rank=3)
+    assert 0 <= d.rank <= 3
+    assert d.shape == weights.shape and len(d.unfolding_ranks) == weights.ndim
+    norm = np.linalg.norm(weights)
+    if d.rank:
+        assert len(d.terms) <= d.rank
+        error = np.linalg.norm(d.reconstruct() - weights)
+        assert error <= 1e-7 * norm + 1e-300
+    assert d.rank == 0 or d.rank >= max(d.unfolding_ranks)
+    for row in d.by_rank:
+        assert row["mults_per_voxel"] == row["rank"] * sum(weights.shape)
