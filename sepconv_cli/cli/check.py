@@ -53,8 +53,11 @@ def _integer_text(form: tuple[list[list[int]], Any]) -> str:
     return body.replace(", ", ",")
 
 
-def _analyse_one(kernel: Any, tol: float, max_rank: int, image_shape: tuple[int, ...]) -> dict:
-    """Analysis plus cost model of one (non-composite) kernel, as a JSON-ready document."""
+def _analyse_one(
+    kernel: Any, tol: float, max_rank: int, image_shape: tuple[int, ...]
+) -> tuple[dict, Any]:
+    """Analysis plus cost model of one (non-composite) kernel: a JSON-ready document and the
+    Decomposition it came from."""
     from sepconv_cli.costs.filters import method_costs, saving_factor
     from sepconv_cli.separability import MAX_CANCELLATION, analyse, integer_form
 
@@ -94,8 +97,7 @@ def _analyse_one(kernel: Any, tol: float, max_rank: int, image_shape: tuple[int,
         "decomposition": [[list(f) for f in term] for term in d.terms] if d.rank > 1 else None,
         "image_shape": list(image_shape),
         "costs": costs,
-        "_decomposition": d,
-    }
+    }, d
 
 
 def _fmt(value: float) -> str:
@@ -220,8 +222,9 @@ def check(
     kernel = build_from_options(text, ndim, spacing, axes, max_size)
     parts = kernel.components or (kernel,)
     shape = _image_shape(image_shape, kernel.shape)
-    docs = [_analyse_one(part, tol, max_rank, shape) for part in parts]
-    decompositions = [doc.pop("_decomposition") for doc in docs]
+    analysed = [_analyse_one(part, tol, max_rank, shape) for part in parts]
+    docs = [doc for doc, _ in analysed]
+    decompositions = [d for _, d in analysed]
     document = dict(docs[0])
     document["spec"] = kernel.spec
     document["notes"] = list(kernel.params.get("notes", []))
