@@ -293,9 +293,8 @@ def _combine_rows(src, o, i, t0, weights, lead, n, mode, cval, body, qv, wv):
 
 
 @njit(**_OPTS)
-def _combine_planes(src, o, i, row, weights, lead, n, mode, cval, body, qv, wv):
-    """``body = sum_k weights[k] * src[o, extend(i + k - lead), row]`` (cval for constant)."""
-    nv, cfill = _taps_at(i, weights, lead, n, mode, cval, qv, wv)
+def _combine_planes(src, o, row, nv, cfill, qv, wv, body):
+    """``body = sum_k wv[k] * src[o, qv[k], row] + cfill`` (taps from :func:`_taps_at`)."""
     k = 0
     while k + 4 <= nv:
         _madd4(
@@ -313,6 +312,32 @@ def _combine_planes(src, o, i, row, weights, lead, n, mode, cval, body, qv, wv):
         k += 4
     while k < nv:
         _madd1(body, k == 0, wv[k], src[o, qv[k], row])
+        k += 1
+    _add_const(body, nv, cfill)
+
+
+@njit(**_OPTS)
+def _combine_span(src, o, first, nv, cfill, qv, wv, body):
+    """``body = sum_k wv[k] * src[o, qv[k]].flat[first:first + len(body)] + cfill``."""
+    last = first + body.shape[0]
+    size = src.shape[2] * src.shape[3]
+    k = 0
+    while k + 4 <= nv:
+        _madd4(
+            body,
+            k == 0,
+            wv[k],
+            src[o, qv[k]].reshape(size)[first:last],
+            wv[k + 1],
+            src[o, qv[k + 1]].reshape(size)[first:last],
+            wv[k + 2],
+            src[o, qv[k + 2]].reshape(size)[first:last],
+            wv[k + 3],
+            src[o, qv[k + 3]].reshape(size)[first:last],
+        )
+        k += 4
+    while k < nv:
+        _madd1(body, k == 0, wv[k], src[o, qv[k]].reshape(size)[first:last])
         k += 1
     _add_const(body, nv, cfill)
 
@@ -416,22 +441,37 @@ def pass_fused3(
         y0 = ((item // nchunks) % ntiles) * tile
         chunk = item % nchunks
         th = min(tile, nb - y0)
-        block = np.empty((th + kb - 1) * m, acc_t)
+        rows = th + kb - 1
+        block = np.empty(rows * m, acc_t)
+        plane = np.empty(th * m, acc_t)
         buf = np.empty((nc + wc.shape[0] - 1) * inner, acc_t)
         acc = np.empty(m, acc_t)
         qv = np.empty(wa.shape[0], np.int64)
         wv = np.empty(wa.shape[0], acc_t)
         body = buf[lead_c * inner : lead_c * inner + m]
+        # Block rows p0 .. p1 - 1 are input rows y0 + p - lead_b inside the axis: contiguous in
+        # every input plane, so the axis-1 pass runs over them as one long vector per tap.
+        p0 = max(0, lead_b - y0)
+        p1 = max(p0, min(rows, nb - y0 + lead_b))
         for z in range(chunk * per, min(na, (chunk + 1) * per)):
-            for p in range(th + kb - 1):
+            nv, cfill = _taps_at(z, wa, lead_a, na, mode_a, cval, qv, wv)
+            if p1 > p0:
+                first = (y0 + p0 - lead_b) * m
+                _combine_span(src, o, first, nv, cfill, qv, wv, block[p0 * m : p1 * m])
+            for p in range(rows):
+                if p0 <= p < p1:
+                    continue
                 q = extend_index(y0 + p - lead_b, nb, mode_b)
                 row = block[p * m : (p + 1) * m]
                 if q < 0:
                     for j in range(m):
                         row[j] = cval
                 else:
-                    _combine_planes(src, o, z, q, wa, lead_a, na, mode_a, cval, row, qv, wv)
+                    _combine_planes(src, o, q, nv, cfill, qv, wv, row)
+            _stencil(block, wb, m, plane)  # the axis-2 pass over the whole tile at once
             for y in range(th):
-                _stencil(block[y * m :], wb, m, body)
+                line = plane[y * m : (y + 1) * m]
+                for j in range(m):
+                    body[j] = line[j]
                 _fill_halo(buf, lead_c, nc, inner, mode_c, cval)
                 _emit(buf, wc, inner, acc, dst[o, z, y0 + y], lo, hi, is_int)
