@@ -15,11 +15,10 @@ Writing
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from sepconv_cli.errors import FormatError
 from sepconv_cli.image import AXIS_ROLES, Image, normalize_unit, validate_axes
@@ -146,11 +145,11 @@ def create_zarr(
     return "0"
 
 
-def _scale_of(transforms: list[dict[str, Any]] | None, ndim: int) -> np.ndarray:
-    scale = np.ones(ndim)
+def _scale_of(transforms: list[dict[str, Any]] | None, ndim: int) -> list[float]:
+    scale = [1.0] * ndim
     for transform in transforms or []:
         if transform.get("type") == "scale" and "scale" in transform:
-            scale = scale * np.asarray(transform["scale"], dtype=float)
+            scale = [a * float(b) for a, b in zip(scale, transform["scale"], strict=True)]
     return scale
 
 
@@ -183,8 +182,9 @@ def _read_ome(path: Path, group: Any) -> tuple[Any, str, tuple, tuple, dict[str,
             f"OME-Zarr {str(path)!r}: {len(axes_meta)} axes for a {ndim}-D level 0 array"
         )
     axes = "".join(_letter_for(a) for a in axes_meta)
-    scale = _scale_of(datasets[0].get("coordinateTransformations"), ndim)
-    scale = scale * _scale_of(first.get("coordinateTransformations"), ndim)
+    level = _scale_of(datasets[0].get("coordinateTransformations"), ndim)
+    whole = _scale_of(first.get("coordinateTransformations"), ndim)
+    scale = [a * b for a, b in zip(level, whole, strict=True)]
     units = tuple(
         _FROM_NGFF_UNITS.get(str(a.get("unit")), a.get("unit")) if isinstance(a, dict) else None
         for a in axes_meta
@@ -221,6 +221,7 @@ def read(path: str | os.PathLike[str], *, axes: str | None = None, lazy: bool = 
     Examples
     --------
     >>> import tempfile
+    >>> import numpy as np
     >>> p = Path(tempfile.mkdtemp()) / "v.ome.zarr"
     >>> write(Image(np.ones((2, 3, 4), np.float32), "zyx", (2.0, 0.5, 0.5), ("um",) * 3), p)
     >>> img = read(p, lazy=True)
@@ -280,6 +281,7 @@ def open_array(image: Image) -> Any:
     Examples
     --------
     >>> import tempfile
+    >>> import numpy as np
     >>> p = Path(tempfile.mkdtemp()) / "a.ome.zarr"
     >>> write(Image(np.ones((4, 5), np.uint8), "yx"), p)
     >>> open_array(read(p, lazy=True)).shape
@@ -313,9 +315,9 @@ def default_chunks(shape: tuple[int, ...], itemsize: int, target_bytes: int = 2*
     """
     chunks = list(shape)
     for axis in range(len(chunks)):
-        rest = int(np.prod(chunks[axis + 1 :], dtype=np.int64)) * itemsize
+        rest = math.prod(chunks[axis + 1 :]) * itemsize
         chunks[axis] = max(1, min(chunks[axis], target_bytes // max(rest, 1)))
-        if int(np.prod(chunks, dtype=np.int64)) * itemsize <= target_bytes:
+        if math.prod(chunks) * itemsize <= target_bytes:
             break
     return tuple(max(1, c) for c in chunks)
 
@@ -334,11 +336,14 @@ def write(
     Examples
     --------
     >>> import tempfile
+    >>> import numpy as np
     >>> p = Path(tempfile.mkdtemp()) / "img.zarr"
     >>> write(Image(np.arange(12, dtype=np.uint16).reshape(3, 4), "yx"), p)
     >>> read(p).data.sum()
     np.uint64(66)
     """
+    import numpy as np
+
     from sepconv_cli.engine.dask_store import ChunkTarget
 
     ome = is_ome_path(path) if ome is None else ome
