@@ -25,6 +25,7 @@ or, by default, Dask's threaded scheduler.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 import threading
@@ -42,10 +43,14 @@ from sepconv_cli.engine.dask_chunks import axis_chunks, choose_chunks, parse_mem
 from sepconv_cli.engine.dask_overlap import trim_halo
 from sepconv_cli.engine.dask_sources import as_source, padded_indices, read_padded, source_for
 from sepconv_cli.engine.dask_store import ChunkTarget, chunked_format
-from sepconv_cli.errors import BackendUnavailableError, UsageError
+from sepconv_cli.errors import BackendUnavailableError, SepconvError, UsageError
 
 #: ``progress(done, total)``: called as output chunks complete.
 ProgressFn = Callable[[int, int], None]
+
+#: Memory a LocalCluster worker process needs besides its chunks (Python, NumPy, SciPy, Numba,
+#: Dask): added to each worker's share of ``--memory-limit`` to form its Dask memory limit.
+WORKER_BASELINE = 512 * 2**20
 
 
 # --------------------------------------------------------------------------- schedulers
@@ -76,9 +81,10 @@ def dask_runner(
         Address of a running ``dask.distributed`` scheduler (``tcp://host:8786``).
     workers
         Start a ``LocalCluster`` with this many single-threaded worker processes, each with
-        ``memory_limit / workers`` of memory.
+        ``memory_limit / workers`` for data plus :data:`WORKER_BASELINE` for the process itself
+        (Dask's nanny restarts a worker above its limit).
     memory_limit
-        Total bytes for a LocalCluster's workers.
+        Total bytes of data for a LocalCluster's workers.
 
     Without either, Dask's threaded scheduler runs ``dask.config`` ``num_workers`` threads
     (default: one per CPU).
@@ -122,8 +128,9 @@ def dask_runner(
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
-        memory_limit=per_worker if per_worker else "auto",
+        memory_limit=per_worker + WORKER_BASELINE if per_worker else "auto",
         dashboard_address=":0",
+        silence_logs=logging.ERROR,
     )
     client = Client(cluster)
     try:
@@ -223,8 +230,13 @@ def _run_distributed(tasks: list[Any], runner: Runner, progress: ProgressFn | No
             if progress is not None:
                 progress(done, total)
         return client.gather(futures)
-    except BaseException:
+    except BaseException as exc:
         client.cancel(futures)
+        if type(exc).__name__ == "KilledWorker":
+            raise SepconvError(
+                f"dask workers kept dying while filtering a chunk ({exc}); out of memory? "
+                "give a larger --memory-limit or smaller --chunks"
+            ) from exc
         raise
 
 
