@@ -31,6 +31,10 @@ def test_apply_to_ome_zarr_reports_the_chunks(tmp_path, runner, rng):
             "dask",
             "--chunks",
             "8x16x24",
+            "--workers",
+            "2",
+            "--memory-limit",
+            "32MiB",
             "-o",
             str(out),
             "--json",
@@ -40,6 +44,9 @@ def test_apply_to_ome_zarr_reports_the_chunks(tmp_path, runner, rng):
     doc = json.loads(result.stdout)
     assert doc["backend"] == "dask"
     assert doc["dask"]["chunks"] == [8, 16, 24] and doc["dask"]["n_chunks"] == 3 * 2
+    # A small limit still leaves each worker process room for itself.
+    assert doc["dask"]["scheduler"] == "local-cluster" and doc["dask"]["workers"] == 2
+    assert doc["dask"]["memory_limit_per_worker"] == 16 * 2**20
     assert doc["dask"]["halo_overhead"] > 0 and doc["dask"]["per_worker"]
     image = io.read(out)
     reference = ndi.gaussian_filter(x.astype(np.float64), 1.0, mode="reflect")
