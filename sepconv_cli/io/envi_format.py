@@ -369,8 +369,11 @@ def _write(image: Image, paths: tuple[Path, ...]) -> None:
         )
     source = dict(image.meta.get("envi", {}))
     suffix = binary.name.rsplit(".part", 1)[-1].lower()  # the target's suffix, kept by the temp
-    interleave = suffix.lstrip(".") if suffix in (".bsq", ".bil", ".bip") else "bsq"
-    interleave = str(source.pop("interleave", interleave))
+    kept = str(source.pop("interleave", "bsq")).strip().lower()
+    # the target's suffix names the interleave (cube.bil is BIL); otherwise keep the source's
+    interleave = suffix.lstrip(".") if suffix in (".bsq", ".bil", ".bip") else kept
+    if interleave not in _SHAPES:
+        interleave = "bsq"
     lines_, samples = int(data.shape[0]), int(data.shape[1])
     dtype = np.dtype("<" + name)
     sizes = {"samples": samples, "lines": lines_, "bands": bands}

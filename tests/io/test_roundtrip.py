@@ -354,3 +354,19 @@ def test_tiff_time_units_survive(tmp_path):
     write(image, tmp_path / "t.tif")
     back = read(tmp_path / "t.tif")
     assert back.spacing == (250.0, 1.0, 1.0) and back.units == ("ms", "um", "um")
+
+
+@pytest.mark.parametrize("target", ["cube.bil", "cube.bip", "cube.bsq"])
+def test_envi_target_suffix_sets_interleave_over_the_source(tmp_path, rng, target):
+    """``convert cube.hdr cube.bil`` writes BIL, even when the source cube was BSQ."""
+    cube = _random(rng, (5, 4, 6), "int16")
+    image = Image(cube, "yxb")
+    image.meta["envi"] = {"interleave": "bsq", "wavelength": [float(w) for w in range(6)]}
+    write(image, tmp_path / target)
+    header = (tmp_path / "cube.hdr").read_text()
+    assert f"interleave = {target[-3:]}" in header
+    back = read(tmp_path / target)
+    assert back.meta["envi"]["interleave"] == target[-3:]
+    np.testing.assert_array_equal(back.data, cube)
+    write(back, tmp_path / "again.hdr")  # no interleave suffix: the source's is kept
+    assert read(tmp_path / "again.hdr").meta["envi"]["interleave"] == target[-3:]
