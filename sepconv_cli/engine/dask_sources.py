@@ -23,11 +23,13 @@ from sepconv_cli.boundary import NP_PAD_MODE, canonical_mode
 
 @dataclass(frozen=True)
 class MemmapSource:
-    """A file-backed array that maps only the chunk being read, then unmaps it.
+    """A file-backed array (a memory map, or a strided view of one) that maps the file only
+    while a chunk is read, then unmaps it.
 
     A long-lived memory map of the whole input makes every page read count in the process's
     RSS (and Dask's worker memory monitor acts on RSS); mapping per read keeps RSS at what the
-    chunks in flight need. Picklable, so distributed workers open the file themselves.
+    chunks in flight need. Views (ENVI's interleaves, NIfTI's Fortran order, transposes) keep
+    their byte offset and strides. Picklable, so distributed workers open the file themselves.
 
     Examples
     --------
@@ -38,13 +40,17 @@ class MemmapSource:
     >>> src = MemmapSource.from_memmap(np.load(path, mmap_mode="r"))
     >>> src[1:, 2]
     array([ 6., 10.])
+    >>> MemmapSource.from_memmap(np.load(path, mmap_mode="r").T[::2])[1]
+    array([ 2.,  6., 10.])
     """
 
     filename: str
     offset: int
+    nbytes: int
+    start: int
     shape: tuple[int, ...]
+    strides: tuple[int, ...]
     dtype: np.dtype
-    order: str = "C"
 
     @property
     def ndim(self) -> int:
@@ -52,23 +58,33 @@ class MemmapSource:
         return len(self.shape)
 
     @classmethod
-    def from_memmap(cls, data: np.memmap) -> MemmapSource | None:
-        """The source behind a whole-file memory map, or None for views and other arrays."""
-        if not isinstance(data, np.memmap) or not isinstance(data.base, mmap.mmap):
+    def from_memmap(cls, data: np.ndarray) -> MemmapSource | None:
+        """The source behind a memory map or a view of one; None for anything else."""
+        root = data
+        while isinstance(root, np.ndarray) and not isinstance(root.base, mmap.mmap):
+            root = root.base
+        if not isinstance(root, np.memmap) or not root.filename:
             return None
-        if not data.filename or not (data.flags.c_contiguous or data.flags.f_contiguous):
-            return None
-        order = "C" if data.flags.c_contiguous else "F"
-        return cls(str(data.filename), int(data.offset), tuple(data.shape), data.dtype, order)
+        start = data.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+        return cls(
+            str(root.filename),
+            int(root.offset),
+            int(root.nbytes),
+            int(start),
+            tuple(data.shape),
+            tuple(data.strides),
+            np.dtype(data.dtype),
+        )
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        if not self.shape or 0 in self.shape:
+        if not self.nbytes or 0 in self.shape:
             return np.empty(self.shape, self.dtype)[key]
-        mm = np.memmap(
-            self.filename, self.dtype, "r", offset=self.offset, shape=self.shape, order=self.order
-        )
+        mm = np.memmap(self.filename, np.uint8, "r", offset=self.offset, shape=(self.nbytes,))
         try:
-            return np.array(mm[key])
+            view = np.ndarray(
+                self.shape, self.dtype, buffer=mm, offset=self.start, strides=self.strides
+            )
+            return np.array(view[key])
         finally:
             del mm
 
@@ -175,7 +191,7 @@ def as_source(data: Any) -> Any:
         return DaskSource(data)
     if isinstance(data, (MemmapSource, TiffSource, DaskSource)):
         return data
-    if isinstance(data, np.memmap):
+    if isinstance(data, np.ndarray):
         return MemmapSource.from_memmap(data) or data
     return data
 
