@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,7 @@ class ChunkTarget:
     chunks
         The regular chunk shape the regions follow (Zarr's chunk shape).
     axes, spacing, units
-        Written into TIFF (shaped description, resolution) and Zarr/OME-Zarr metadata.
+        Written into TIFF (ImageJ metadata, resolution) and Zarr/OME-Zarr metadata.
     ome
         For Zarr: write OME-Zarr (NGFF 0.4) rather than a plain Zarr array.
 
@@ -218,9 +219,12 @@ class ChunkTarget:
             kwargs["metadata"] = {"axes": tiff_axes}
         shape = self._permute(tuple(self.shape))
         nbytes = int(np.prod(shape, dtype=np.int64)) * self.dtype.itemsize
-        mm = tifffile.memmap(
-            self.tmp, shape=shape, dtype=self.dtype, bigtiff=nbytes > BIGTIFF_BYTES, **kwargs
-        )
+        with warnings.catch_warnings():
+            # ImageJ metadata in a BigTIFF (as sepconv's TIFF writer also does above 4 GiB).
+            warnings.filterwarnings("ignore", message=".*nonconformant BigTIFF ImageJ")
+            mm = tifffile.memmap(
+                self.tmp, shape=shape, dtype=self.dtype, bigtiff=nbytes > BIGTIFF_BYTES, **kwargs
+            )
         del mm
 
     def write(self, region: tuple[slice, ...], block: np.ndarray) -> None:
