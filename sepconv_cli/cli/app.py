@@ -30,13 +30,26 @@ def _fail(text: str, code: int) -> None:
     raise typer.Exit(int(code))
 
 
+#: Exceptions Typer/Click handle themselves (usage errors exit 2 with a hint). Typer >= 0.20
+#: vendors its own copy of Click, whose exceptions derive from ``typer.TyperException`` and not
+#: from ``click.ClickException``.
+_CLICK_HANDLED: tuple[type[BaseException], ...] = (
+    typer.Exit,
+    typer.Abort,
+    click.exceptions.Exit,
+    click.ClickException,
+    click.Abort,
+    *((typer.TyperException,) if hasattr(typer, "TyperException") else ()),
+)
+
+
 class ErrorMappingGroup(TyperGroup):
     """Runs a command and turns library errors into one stderr line and an exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, click.exceptions.Exit, click.ClickException, click.Abort):
+        except _CLICK_HANDLED:
             raise
         except SepconvError as exc:
             _fail(str(exc), exc.exit_code)

@@ -268,3 +268,16 @@ def test_rich_table_on_a_terminal(monkeypatch):
     text = console.export_text()
     for expected in ("predicted cost per method", "1: separable *", "2: fft", "verify", "GMAC/s"):
         assert expected in text
+
+
+@pytest.mark.parametrize(
+    "args", [["--rank", "0"], ["--rank", "two"], ["--workers", "0"], ["--no-such-option"], ["-k"]]
+)
+def test_option_parsing_errors_are_usage_errors(runner, tmp_path, args):
+    path = tmp_path / "img.npy"
+    np.save(path, np.zeros((8, 9), np.float32))
+    out = tmp_path / "o.npy"
+    result = runner.invoke(app, ["apply", str(path), "-o", str(out), "-k", "box:size=3", *args])
+    assert result.exit_code == 2, result.stderr
+    assert "internal error" not in result.stderr
+    assert not out.exists()
