@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 from sepconv_cli.errors import FormatError
@@ -69,3 +72,40 @@ def require_dtype(image: Image, allowed: tuple[str, ...], fmt: str, hint: str = 
             f"{fmt} cannot hold {name} data (it holds {', '.join(allowed)})"
             + (f"; {hint}" if hint else "")
         )
+
+
+class _Collect(logging.Handler):
+    """Keeps the messages of log records instead of printing them."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def captured_log(name: str, level: int = logging.WARNING) -> Iterator[list[str]]:
+    """Route the logger ``name`` to a list instead of stderr while the block runs.
+
+    Libraries log damaged or repaired structures instead of raising (tifffile) or print them
+    through their own handler (nibabel's ``nibabel.global``); readers turn the collected
+    messages into an error or into ``image.meta["warnings"]``.
+
+    Examples
+    --------
+    >>> with captured_log("example.lib") as messages:
+    ...     logging.getLogger("example.lib").warning("header repaired")
+    >>> messages
+    ['header repaired']
+    """
+    logger = logging.getLogger(name)
+    handler = _Collect(level)
+    saved = logger.handlers[:], logger.propagate
+    logger.handlers = [handler]
+    logger.propagate = False
+    try:
+        yield handler.messages
+    finally:
+        logger.handlers, logger.propagate = saved

@@ -16,7 +16,7 @@ from typing import Any
 
 from sepconv_cli.errors import FormatError
 from sepconv_cli.image import Image, convert_length
-from sepconv_cli.io.common import materialize, require_dtype, transpose_to
+from sepconv_cli.io.common import captured_log, materialize, require_dtype, transpose_to
 from sepconv_cli.io.formats import FileFormat, register_format
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -105,7 +105,8 @@ def _read(path: Path, *, lazy: bool = False) -> Image:
     import nibabel as nib
     import numpy as np
 
-    img = _load(path, lazy)
+    with captured_log("nibabel.global") as repairs:  # nibabel prints header fixes to stderr
+        img = _load(path, lazy)
     header = img.header
     shape = img.shape
     if len(shape) not in _AXES_BY_NDIM:
@@ -148,6 +149,9 @@ def _read(path: Path, *, lazy: bool = False) -> Image:
         ),
         "description": _text(header["descrip"].item()),
     }
+    image.meta["warnings"] = [
+        f"{path.name}: damaged NIfTI header, read anyway: {m}" for m in repairs
+    ]
     if space_code not in _SPACE_UNITS:
         image.meta["highlights"]["units_assumed"] = "mm (header says unknown)"
     return image

@@ -7,17 +7,14 @@ uint16, float32) and as OME-TIFF otherwise.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sepconv_cli.errors import FormatError
 from sepconv_cli.image import Image, convert_length, normalize_unit
-from sepconv_cli.io.common import default_axes, transpose_to
+from sepconv_cli.io.common import captured_log, default_axes, transpose_to
 from sepconv_cli.io.formats import FileFormat, register_format
 
 _MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -119,31 +116,6 @@ def _spacing(tf: Any, roles: str, page: Any) -> tuple[list[float | None], list[s
     return spacing, units, "plain"
 
 
-class _Collect(logging.Handler):
-    """Collects tifffile's log messages (it logs damaged structures instead of raising)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-@contextlib.contextmanager
-def _tifffile_log() -> Iterator[list[str]]:
-    """Route tifffile's log to a list instead of stderr for the duration of a read."""
-    logger = logging.getLogger("tifffile")
-    handler, propagate = _Collect(), logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        yield handler.messages
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
-
-
 def _check_strips(series: Any, size: int) -> None:
     """Raise when a strip or tile of ``series`` lies beyond the end of the file (truncated)."""
     for page in series.pages:
@@ -160,10 +132,11 @@ def _check_strips(series: Any, size: int) -> None:
 
 
 def _read(path: Path, *, lazy: bool = False) -> Image:
-    with _tifffile_log() as problems:
+    with captured_log("tifffile") as problems:
         image = _read_tiff(path, lazy)
-    if problems:
-        raise FormatError(f"damaged TIFF: {problems[0]}")
+    if problems:  # tifffile's messages start with the file's repr: "<tifffile.TiffFile 'x'> "
+        problem = re.sub(r"^<tifffile[^>]*>\s*", "", problems[0])
+        raise FormatError(f"damaged TIFF: {problem}")
     return image
 
 

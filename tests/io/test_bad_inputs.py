@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 from pathlib import Path
@@ -215,3 +216,41 @@ def test_truncated_gzip_is_caught_by_read(tmp_path):
     (tmp_path / "x.nii.gz").write_bytes(blob[:20])
     with pytest.raises(FormatError, match="x.nii.gz"):
         read(tmp_path / "x.nii.gz")
+
+
+def _nifti_with(nib_data: Path, tmp_path: Path, name: str, offset: int, patch: bytes) -> Path:
+    raw = bytearray((nib_data / "anatomical.nii").read_bytes())
+    raw[offset : offset + len(patch)] = patch
+    (tmp_path / name).write_bytes(bytes(raw))
+    return tmp_path / name
+
+
+def test_nibabel_header_messages_do_not_leak_to_stderr(tmp_path, nib_data):
+    """nibabel prints header repairs through its own handler; a real process shows one line."""
+    import subprocess
+    import sys
+
+    bad = _nifti_with(nib_data, tmp_path, "bad.nii", 0, b"\x00\x00\x00\x00")  # sizeof_hdr 0
+    done = subprocess.run(
+        [sys.executable, "-m", "sepconv_cli", "info", "--json", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sepconv: warning: bad.nii"), done.stderr
+    assert "sizeof_hdr" in lines[0]
+    assert "sizeof_hdr" in " ".join(json.loads(done.stdout)["warnings"])
+
+
+def test_truncated_imagej_stack_names_the_file_once(cli, tmp_path):
+    stack = tmp_path / "s.tif"
+    write(Image(np.arange(25 * 41 * 33, dtype=np.uint16).reshape(25, 41, 33), "zyx"), stack)
+    data = stack.read_bytes()
+    stack.unlink()
+    (tmp_path / "cut.tif").write_bytes(data[:20000])
+    result = cli("info", tmp_path / "cut.tif")
+    assert result.exit_code == 1
+    _one_error_line(result, "cut.tif: ")
+    assert "<tifffile" not in result.stderr
