@@ -232,15 +232,13 @@ class ChunkTarget:
         if self.format == "npy":
             mm = np.load(self.tmp, mmap_mode="r+")
             mm[region] = block
-            mm.flush()
-            del mm
+            del mm  # no msync per chunk: the file is fsynced once, in commit()
         elif self.format == "tiff":
             import tifffile
 
             mm = tifffile.memmap(self.tmp, mode="r+")
             region, block = self._placed(region, block)
             mm[region] = block
-            mm.flush()
             del mm
         else:
             import zarr
@@ -262,7 +260,10 @@ class ChunkTarget:
         self.write(region, block)
 
     def commit(self) -> None:
-        """Rename the finished temporary output to the final path."""
+        """Flush the finished temporary output to disk and rename it to the final path."""
+        if self.tmp.is_file():
+            with open(self.tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
         _move_into_place(self.tmp, self.path)
 
     def abort(self) -> None:
