@@ -114,7 +114,7 @@ def kernel_document(kernel: Any) -> dict[str, Any]:
     return document
 
 
-def _table(weights: Any) -> Any:
+def _table(weights: Any, digits: int = 6) -> Any:
     from rich.table import Table
 
     table = Table(show_header=weights.ndim == 2, box=None, pad_edge=False)
@@ -122,14 +122,30 @@ def _table(weights: Any) -> Any:
         table.add_column("offset", justify="right")
         table.add_column("weight", justify="right")
         for i, w in enumerate(weights):
-            table.add_row(str(i - weights.size // 2), number(float(w)))
+            table.add_row(str(i - weights.size // 2), number(float(w), digits))
         return table
-    table.add_column("", justify="right", style="dim")
+    table.add_column("", justify="right", style="dim", no_wrap=True)
     for j in range(weights.shape[1]):
-        table.add_column(str(j - weights.shape[1] // 2), justify="right")
+        table.add_column(str(j - weights.shape[1] // 2), justify="right", no_wrap=True)
     for i, row in enumerate(weights):
-        table.add_row(str(i - weights.shape[0] // 2), *(number(float(w)) for w in row))
+        table.add_row(str(i - weights.shape[0] // 2), *(number(float(w), digits) for w in row))
     return table
+
+
+def _fitting_table(console: Any, weights: Any) -> Any | None:
+    """The weights as a table with as many digits (6, 4 or 3) as the console width allows.
+
+    None when even 3 significant digits do not fit: a cut-off number (``9.7555…`` for
+    9.7555e-05) would be misleading.
+    """
+    from rich.measure import Measurement
+
+    for digits in (6, 4, 3):
+        table = _table(weights, digits)
+        wide = console.options.update_width(10**6)
+        if Measurement.get(console, wide, table).maximum <= console.width:
+            return table
+    return None
 
 
 def _show(kernel: Any) -> None:
@@ -180,19 +196,28 @@ def _show(kernel: Any) -> None:
         else:
             console.print("  no known factors (run `sepconv check` for its separable structure)")
         limit = _TABLE_LIMIT.get(k.ndim)
+        planes: list[Any] = []
         if limit is not None and max(k.shape) <= limit:
-            console.print(_table(k.weights))
+            planes = [k.weights]
         elif k.ndim == 3 and max(k.shape) <= _SLICED_LIMIT:
-            for index, plane in enumerate(k.weights):
-                console.print(f"  slice axis 0 = {index - k.shape[0] // 2}:")
-                console.print(_table(plane))
+            planes = list(k.weights)
+        tables = [_fitting_table(console, plane) for plane in planes]
+        if planes and all(t is not None for t in tables):
+            for index, table in enumerate(tables):
+                if k.ndim == 3:
+                    console.print(f"  slice axis 0 = {index - k.shape[0] // 2}:")
+                console.print(table)
         else:
             w = k.weights
             centre = w[tuple(n // 2 for n in w.shape)]
+            why = (
+                f"the table is wider than {console.width} columns"
+                if planes
+                else "tables shown up to 31 taps, 15×15, 7×7×7"
+            )
             console.print(
                 f"  weights: min {number(float(w.min()))}, max {number(float(w.max()))}, "
-                f"centre {number(float(centre))} (tables shown up to 31 taps, 15×15, 7×7×7; "
-                "use -o or --json for all)"
+                f"centre {number(float(centre))} ({why}; use -o or --json for all)"
             )
 
 

@@ -288,3 +288,19 @@ def test_axes_letters_follow_the_image_order(runner, tmp_path):
     assert result.exit_code == 0, result.stderr
     back = build_kernel(f"@{target}", ndim=1)
     np.testing.assert_allclose(back.weights, build_kernel("savgol:window=7,deriv=1").weights)
+
+
+@pytest.mark.parametrize("spec", ["gaussian:sigma=1", "gaussian:sigma=1.5", "disk:radius=7"])
+def test_kernel_table_never_cuts_numbers(runner, spec):
+    """A table whose numbers would be cut (``9.7555…`` for 9.7555e-05) becomes a summary."""
+    result = runner.invoke(app, ["kernel", spec])
+    assert result.exit_code == 0, result.stderr
+    assert "…" not in result.stderr.split("exact factors")[-1].split("axis 1:")[-1]
+    weights = build_kernel(spec).weights
+    lines = result.stderr.splitlines()
+    if any("wider than" in line for line in lines):
+        assert f"max {float(weights.max()):.6g}" in result.stderr
+    else:  # the full table: every row, every weight readable to 3+ digits
+        rows = [line.split() for line in lines if line.split() and line.split()[0] == "0"]
+        centre = [float(v) for v in rows[-1][1:]]
+        np.testing.assert_allclose(centre, weights[weights.shape[0] // 2], rtol=1e-3)
