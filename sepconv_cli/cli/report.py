@@ -138,13 +138,28 @@ def method_rows(doc: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def saving_text(saving: float) -> str:
+    """The FLOP ratio versus direct in words (a method can also cost more than direct).
+
+    Examples
+    --------
+    >>> saving_text(8.66), saving_text(1.0), saving_text(0.04)
+    ('8.66x fewer FLOPs than direct', 'as many FLOPs as direct', '25x more FLOPs than direct')
+    """
+    if abs(saving - 1.0) < 0.05:
+        return "as many FLOPs as direct"
+    if saving > 1:
+        return f"{saving:.3g}x fewer FLOPs than direct"
+    return f"{1 / saving:.3g}x more FLOPs than direct"
+
+
 def result_lines(doc: dict[str, Any]) -> list[tuple[str, str]]:
     """Measured time, throughput, saving, counts and verification.
 
     Examples
     --------
     >>> result_lines({"dry_run": True, "saving_vs_direct": 2.0})
-    [('result', 'dry run: nothing computed'), ('saving', '2.0x fewer FLOPs than direct')]
+    [('result', 'dry run: nothing computed'), ('saving', '2x fewer FLOPs than direct')]
     """
     lines: list[tuple[str, str]] = []
     if doc.get("dry_run"):
@@ -168,8 +183,9 @@ def result_lines(doc: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{dask['workers']} workers" + (f" ({rates})" if rates else ""),
             )
         )
-    if doc.get("saving_vs_direct"):
-        lines.append(("saving", f"{doc['saving_vs_direct']:.1f}x fewer FLOPs than direct"))
+    saving = doc.get("saving_vs_direct")
+    if saving:
+        lines.append(("saving", saving_text(saving)))
     if doc.get("nonfinite"):
         lines.append(("non-finite", f"{doc['nonfinite']} NaN/Inf input values"))
     if doc.get("clipped"):
@@ -230,24 +246,26 @@ def render(doc: dict[str, Any]) -> None:
         console.print(render_text(doc), markup=False, highlight=False)
         return
     from rich.table import Table
+    from rich.text import Text
 
     head = Table.grid(padding=(0, 1))
     head.add_column(style="bold")
     head.add_column()
     for label, text in summary_lines(doc):
-        head.add_row(label, text)
+        head.add_row(label, Text(text))
     console.print(head)
     table = Table(title="predicted cost per method (* = chosen)", title_justify="left")
     for i, name in enumerate(_METHOD_COLUMNS):
         table.add_column(name, justify="left" if i == 0 else "right")
     for row in method_rows(doc):
-        table.add_row(*row, style="bold green" if row[0].endswith("*") else None)
+        cells = [Text(cell) for cell in row]
+        table.add_row(*cells, style="bold green" if row[0].endswith("*") else None)
     console.print(table)
     tail = Table.grid(padding=(0, 1))
     tail.add_column(style="bold")
     tail.add_column()
     for label, text in result_lines(doc):
-        tail.add_row(label, text)
+        tail.add_row(label, Text(text))
     for warning in doc.get("warnings", []):
-        tail.add_row("warning", f"[yellow]{warning}[/yellow]")
+        tail.add_row("warning", Text(warning, style="yellow"))
     console.print(tail)

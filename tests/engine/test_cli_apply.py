@@ -281,3 +281,27 @@ def test_option_parsing_errors_are_usage_errors(runner, tmp_path, args):
     assert result.exit_code == 2, result.stderr
     assert "internal error" not in result.stderr
     assert not out.exists()
+
+
+def test_rich_report_prints_brackets_literally_and_costlier_methods(monkeypatch):
+    """File names, kernel roles and warnings with [...] are text, not Rich markup."""
+    from rich.console import Console
+
+    from sepconv_cli.cli import report as report_module
+    from sepconv_cli.engine import ApplyOptions, apply
+    from sepconv_cli.image import Image
+
+    console = Console(record=True, width=200, force_terminal=True)
+    monkeypatch.setattr(report_module, "stderr_is_interactive", lambda: True)
+    monkeypatch.setattr(report_module, "err_console", lambda: console)
+    _, report = apply(
+        Image(np.ones((16, 16), np.float32), "yx"), ["box:size=3"], ApplyOptions(method="fft")
+    )
+    doc = report.to_dict()
+    doc["input"] = "/data/[red]/scan[1].npy"
+    doc["warnings"].append("pip install 'sepconv-cli[numba]'")
+    report_module.render(doc)
+    text = console.export_text()
+    for expected in ("/data/[red]/scan[1].npy", "[spatial yx]", "sepconv-cli[numba]"):
+        assert expected in text
+    assert "x more FLOPs than direct" in text and "0.0x" not in text
