@@ -167,45 +167,51 @@ def _timings(args: argparse.Namespace, folder: Path) -> None:
         f"{cpus} CPUs, dask {dask.__version__}\n"
     )
 
-    def best(fn):
-        return min(fn() for _ in range(args.repeat))
-
     _sepconv(Image(x[:32, :32, :32].copy(), "zyx"), folder / "warm.npy")  # Numba compiles
 
     chunk = 64
-    print("| strategy (chunks 64^3, threads) | seconds | max abs error |")
-    print("| --- | --- | --- |")
-    t = best(lambda: _sepconv(image, folder / "a.npy", chunks=str(chunk))["seconds"])
-    print(
-        f"| sepconv: one task per chunk, full halo | {t:.2f} | "
-        f"{_check(folder / 'a.npy', reference):.1e} |"
-    )
     fn = functools.partial(ndi.gaussian_filter, sigma=SIGMA, mode="reflect")
     lazy = filter_dask(
         da.from_array(source, chunks=chunk), fn, (RADIUS,) * 3, "reflect", chunks=chunk
     )
-    t = best(lambda: _store(lazy, folder / "b.npy", cpus))
-    print(
-        f"| dask map_overlap graph, full halo | {t:.2f} | "
-        f"{_check(folder / 'b.npy', reference):.1e} |"
-    )
     axes = _axis_by_axis(da.from_array(source, chunks=chunk), chunk)
-    t = best(lambda: _store(axes, folder / "c.npy", cpus))
-    print(f"| axis by axis with rechunking | {t:.2f} | {_check(folder / 'c.npy', reference):.1e} |")
+    strategies = {
+        "sepconv: one task per chunk, full halo": (
+            lambda: _sepconv(image, folder / "a.npy", chunks=str(chunk))["seconds"],
+            folder / "a.npy",
+        ),
+        "dask map_overlap graph, full halo": (
+            lambda: _store(lazy, folder / "b.npy", cpus),
+            folder / "b.npy",
+        ),
+        "axis by axis with rechunking": (
+            lambda: _store(axes, folder / "c.npy", cpus),
+            folder / "c.npy",
+        ),
+    }
+    times: dict[str, list[float]] = {name: [] for name in strategies}
+    for _ in range(args.repeat):  # round-robin, so that load from other jobs hits all alike
+        for name, (run, _) in strategies.items():
+            times[name].append(run())
+    first = statistics.median(times[next(iter(times))])
+    print("| strategy (chunks 64^3, threads) | median seconds | ÷ sepconv | max abs error |")
+    print("| --- | --- | --- | --- |")
+    for name, (_, out) in strategies.items():
+        t = statistics.median(times[name])
+        print(f"| {name} | {t:.2f} | {t / first:.2f} | {_check(out, reference):.1e} |")
 
-    print("\n| chunks | n chunks | halo overhead (extra voxels read) | seconds (threads) |")
+    print("\n| chunks | n chunks | halo overhead (extra voxels read) | median seconds |")
     print("| --- | --- | --- | --- |")
     for size in (16, 32, 64, 128, None):
         label = "default" if size is None else str(size)
         opts = {} if size is None else {"chunks": str(size)}
-        stats = min(
-            (_sepconv(image, folder / "d.npy", **opts) for _ in range(args.repeat)),
-            key=lambda s: s["seconds"],
-        )
+        runs = [_sepconv(image, folder / "d.npy", **opts) for _ in range(args.repeat)]
+        stats = runs[0]
         shape = "x".join(map(str, stats["chunks"]))
+        seconds = statistics.median(r["seconds"] for r in runs)
         print(
             f"| {label} ({shape}) | {stats['n_chunks']} | {stats['halo_overhead']:.0%} | "
-            f"{stats['seconds']:.2f} |"
+            f"{seconds:.2f} |"
         )
 
     print(
