@@ -40,6 +40,28 @@ def _image_shape(text: str | None, kernel_shape: tuple[int, ...]) -> tuple[int, 
     return tuple(sizes)
 
 
+def file_spec(spec: str) -> str:
+    """``@FILE`` for a plain kernel file name (``check k.npy``, even a missing one); else ``spec``.
+
+    Examples
+    --------
+    >>> file_spec("k.csv"), file_spec("dir/k:normalize=none"), file_spec("box:size=2.5")
+    ('@k.csv', '@dir/k:normalize=none', 'box:size=2.5')
+    """
+    from sepconv_cli.kernels.custom import NIFTI_SUFFIXES, TEXT_SUFFIXES
+
+    if spec.startswith(("@", "[")):
+        return spec
+    name = spec.split(":", 1)[0].lower()
+    if (
+        Path(spec).is_file()
+        or "/" in name
+        or name.endswith((".npy", *TEXT_SUFFIXES, *NIFTI_SUFFIXES))
+    ):
+        return "@" + spec
+    return spec
+
+
 def _integer_text(form: tuple[list[list[int]], Any]) -> str:
     from fractions import Fraction
 
@@ -216,10 +238,7 @@ def check(
     from sepconv_cli.cli.kernel import build_from_options
     from sepconv_cli.errors import NotSeparableError
 
-    text = spec
-    if not spec.startswith(("@", "[")) and Path(spec).is_file():
-        text = "@" + spec
-    kernel = build_from_options(text, ndim, spacing, axes, max_size)
+    kernel = build_from_options(file_spec(spec), ndim, spacing, axes, max_size)
     parts = kernel.components or (kernel,)
     shape = _image_shape(image_shape, kernel.shape)
     analysed = [_analyse_one(part, tol, max_rank, shape) for part in parts]

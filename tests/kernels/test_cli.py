@@ -304,3 +304,14 @@ def test_kernel_table_never_cuts_numbers(runner, spec):
         rows = [line.split() for line in lines if line.split() and line.split()[0] == "0"]
         centre = [float(v) for v in rows[-1][1:]]
         np.testing.assert_allclose(centre, weights[weights.shape[0] // 2], rtol=1e-3)
+
+
+def test_check_plain_file_name_errors_name_the_file(runner, tmp_path):
+    """``check k.csv`` reads a file without ``@``: a missing or bad one is a file error."""
+    missing = runner.invoke(app, ["check", str(tmp_path / "missing.csv")])
+    assert missing.exit_code == 1
+    assert "kernel file" in missing.stderr and "no such file" in missing.stderr
+    (tmp_path / "bad.csv").write_text("1,2,1\n2,4\n")
+    bad = runner.invoke(app, ["check", str(tmp_path / "bad.csv") + ":normalize=none"])
+    assert bad.exit_code == 2
+    assert "ragged rows" in bad.stderr
