@@ -533,6 +533,7 @@ def apply_lazy(
             chunks=getattr(options, "chunks", None),
             memory_limit=memory_limit,
             workers=runner.workers,
+            stored=image.meta.get("zarr_chunks"),
         )
         if fmt is not None:
             target = ChunkTarget(

@@ -79,6 +79,7 @@ def choose_chunks(
     chunks: str | int | Sequence[int] | None = None,
     memory_limit: int | None = None,
     workers: int = 1,
+    stored: Sequence[int] | None = None,
 ) -> tuple[int, ...]:
     """The chunk shape to filter with: ``chunks`` if given, else the largest that fits.
 
@@ -87,7 +88,9 @@ def choose_chunks(
     of ``memory_limit``, then further while there are fewer than two chunks per worker.
     Along filtered axes a chunk is never smaller than the halo (Dask's overlap takes a halo
     from the next chunk only, and :func:`reextend` mirrors within a block), so a smaller
-    ``--chunks`` is raised to the halo.
+    ``--chunks`` is raised to the halo. ``stored``, the input's own chunk shape (Zarr), rounds
+    the default down to whole stored chunks when that still fits, so no stored chunk is
+    decompressed by two tasks except for the halos.
 
     Examples
     --------
@@ -95,6 +98,8 @@ def choose_chunks(
     (3, 50)
     >>> choose_chunks((512, 512, 512), 4, (8, 8, 8), memory_limit=128 * 2**20)
     (32, 64, 512)
+    >>> choose_chunks((512, 512, 512), 4, (8, 8, 8), memory_limit=128 * 2**20, stored=(20,) * 3)
+    (20, 60, 500)
     """
     ndim = len(shape)
     given = parse_chunks(chunks, ndim)
@@ -132,6 +137,11 @@ def choose_chunks(
                 break
             axis = max(above, key=lambda i: (out[i], -i))
             out[axis] = (out[axis] + 1) // 2
+
+        if stored is not None and len(stored) == ndim:
+            aligned = [max(s, (c // s) * s) for c, s in zip(out, stored, strict=True)]
+            if working(aligned) <= budget:
+                out = aligned
     return tuple(
         max(1, min(int(c), int(n)), int(h) if n > 0 else 1)
         for c, n, h in zip(out, shape, halo, strict=True)
