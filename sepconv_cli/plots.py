@@ -99,7 +99,7 @@ def plot_kernel(kernel: Kernel, path: str | os.PathLike[str]) -> Path:
         ax.set_title(title, fontsize=9)
     elif weights.ndim == 2:
         fig = plt.figure(figsize=(6.5, 6))
-        grid = fig.add_gridspec(2, 2, width_ratios=(1, 4), height_ratios=(1, 4), wspace=0.08)
+        grid = fig.add_gridspec(2, 2, width_ratios=(1, 4), height_ratios=(1, 4), wspace=0.2)
         ax = fig.add_subplot(grid[1, 1])
         image = _heat(ax, weights, "")
         fig.colorbar(image, ax=ax, fraction=0.046)
@@ -110,6 +110,8 @@ def plot_kernel(kernel: Kernel, path: str | os.PathLike[str]) -> Path:
             left = fig.add_subplot(grid[1, 0], sharey=ax)
             left.plot(kernel.factors[0], np.arange(weights.shape[0]), marker="o")
             left.invert_xaxis()
+            left.set_ylabel("axis 0")  # the heat map's own label would sit under this panel
+            ax.set_ylabel("")
         else:
             ax.set_title(f"{title}\n(no exact factors: see sepconv check)", fontsize=9)
     else:
