@@ -156,9 +156,16 @@ def test_choose_chunks_fits_the_memory_limit():
     assert padded <= limit // 2
     assert all(c >= 8 for c in chunks)
     assert choose_chunks((10, 10), 4, (3, 0), chunks="1") == (3, 1)
-    # Whole stored (Zarr) chunks when they fit, the memory bound still holds.
+    # Whole stored (Zarr) chunks when they fit, the memory bound still holds ...
     aligned = choose_chunks(
-        (300, 700, 500), 4, (8, 8, 8), memory_limit=limit, workers=2, stored=(10, 64, 64)
+        (300, 700, 500), 4, (8, 8, 8), memory_limit=limit, workers=2, stored=(10, 16, 100)
     )
-    assert all(c % s == 0 for c, s in zip(aligned, (10, 64, 64)))
+    assert all(c % s == 0 for c, s in zip(aligned, (10, 16, 100), strict=True))
     assert np.prod([c + 16 for c in aligned]) * 4 * 6 * 2 <= limit // 2
+    # ... and the unaligned default when whole stored chunks would not fit.
+    assert (
+        choose_chunks(
+            (300, 700, 500), 4, (8, 8, 8), memory_limit=limit, workers=2, stored=(10, 64, 64)
+        )
+        == chunks
+    )
