@@ -299,3 +299,28 @@ def test_rank_one_approximation_of_a_non_separable_kernel_reports_its_error():
     assert step.rank == 1 and step.method in ("separable", "direct", "fft")
     forced = plan(_image((32, 32)), ["disk:radius=3"], ApplyOptions(rank=1, method="separable"))
     assert forced.steps[0].rank_error > 0.01
+
+
+def test_prediction_counts_the_macs_scipy_executes():
+    """Folded (anti)symmetric 1-D passes on numpy and zero weights in direct cost less time."""
+    from sepconv_cli.engine.planner import executed_share, plan_step
+
+    options = ApplyOptions(kernels=("k",)).normalized()
+    rng = np.random.default_rng(0)
+    asym = [rng.random(9) + 0.1, rng.random(9) + 0.1]
+    sym = [(f + f[::-1]) / 2 for f in asym]
+
+    def step(factors, backend):
+        kernel = Kernel(np.outer(*factors), factors=factors)
+        return plan_step(kernel, (512, 512), (0, 1), options, backend)
+
+    for backend in ("numpy", "numba"):
+        s, a = step(sym, backend), step(asym, backend)
+        assert s.ops == a.ops  # the reported op counts follow the textbook definitions
+        share = executed_share(s.parts[0], "separable", backend)
+        assert share == (5 / 9 if backend == "numpy" else 1.0)
+        faster = s.predicted_s["separable"] < a.predicted_s["separable"]
+        assert faster == (backend == "numpy")
+    sobel = step([np.array([1.0, 2.0, 1.0]), np.array([-1.0, 0.0, 1.0])], "numpy")
+    assert executed_share(sobel.parts[0], "separable", "numpy") == 4 / 6
+    assert executed_share(sobel.parts[0], "direct", "numpy") == 6 / 9
