@@ -169,3 +169,26 @@ def test_choose_chunks_fits_the_memory_limit():
         )
         == chunks
     )
+
+
+@given(data=st.data())
+def test_property_read_padded_is_a_window_of_np_pad(data):
+    """Any region of any array, any halo and mode: read_padded equals the same window of the
+    whole array padded by np.pad (reading only what it needs from the source)."""
+    from sepconv_cli.engine.dask_sources import read_padded
+
+    shape = data.draw(st.lists(st.integers(1, 9), min_size=1, max_size=3))
+    x = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
+    mode = data.draw(st.sampled_from(MODES))
+    halo = [data.draw(st.integers(0, 12)) for _ in shape]
+    region = []
+    for n in shape:
+        start = data.draw(st.integers(0, n - 1))
+        region.append(slice(start, data.draw(st.integers(start + 1, n))))
+    np_mode = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge"}.get(mode, mode)
+    kwargs = {"constant_values": -1.0} if mode == "constant" else {}
+    padded = np.pad(x, [(h, h) for h in halo], mode=np_mode, **kwargs)
+    window = tuple(slice(r.start, r.stop + 2 * h) for r, h in zip(region, halo, strict=True))
+    got = read_padded(x, tuple(region), halo, mode, cval=-1.0, dtype=np.float32)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, padded[window])
