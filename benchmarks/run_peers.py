@@ -366,16 +366,19 @@ def machine() -> dict[str, Any]:
         info["memory_gib"] = round(int(meminfo[1]) / 2**20, 1)
     except (OSError, ValueError, IndexError):
         pass
-    for module in ("scipy", "numba", "cv2", "pyvips", "SimpleITK", "dask", "dask_image"):
+    from importlib import metadata
+
+    for dist in ("scipy", "numba", "opencv-python-headless", "pyvips", "SimpleITK", "dask-image"):
         try:
-            mod = __import__(module)
-            info[module] = getattr(mod, "__version__", None) or getattr(mod, "Version", "?")
-            if module == "SimpleITK":
-                info[module] = mod.Version_VersionString()
-            if module == "pyvips":
-                info["libvips"] = ".".join(str(mod.version(i)) for i in range(3))
-        except Exception:  # noqa: BLE001 - absent or broken peers are simply not listed
+            info[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
             continue
+    try:
+        import pyvips
+
+        info["libvips"] = ".".join(str(pyvips.version(i)) for i in range(3))
+    except Exception:  # noqa: BLE001 - pyvips without its library: not listed
+        pass
     return info
 
 

@@ -66,7 +66,8 @@ class BenchResult:
 
     ``fastest`` maps each kernel size to the fastest ``(method, backend, time_s)``;
     ``crossovers`` lists the sizes where the fastest method changes; ``auto`` maps each size to
-    the planner's choice, its time and its ratio to the fastest.
+    the planner's choice, its time, its ratio to the fastest and whether it chose the fastest
+    case (``chose_fastest``: then the ratio only measures the machine's noise).
     """
 
     shape: tuple[int, ...]
@@ -301,12 +302,15 @@ def _conclude(result: BenchResult) -> None:
         for r in result.rows:
             if r.size == size and r.method == "auto" and r.status == "ok" and r.time_s:
                 method, _, backend = r.note.partition("/")
-                best_time = result.fastest.get(size, {}).get("time_s")
+                best = result.fastest.get(size, {})
+                best_time = best.get("time_s")
                 result.auto[size] = {
                     "method": method,
                     "backend": backend,
                     "time_s": r.time_s,
                     "ratio_to_fastest": r.time_s / best_time if best_time else None,
+                    # the same case timed twice differs by the machine's noise only
+                    "chose_fastest": (method, backend) == (best.get("method"), best.get("backend")),
                 }
 
 

@@ -74,8 +74,8 @@ def _render(result: Any) -> None:
         if auto:
             ratio = auto["ratio_to_fastest"]
             cells.append(
-                f"{auto['method']}/{auto['backend']} {_fmt(auto['time_s'])}"
-                + (f" ({ratio:.2f}x)" if ratio else "")
+                f"{'= ' if auto['chose_fastest'] else ''}{auto['method']}/{auto['backend']} "
+                f"{_fmt(auto['time_s'])}" + (f" ({ratio:.2f}x)" if ratio else "")
             )
         else:
             cells.append("-")
@@ -84,6 +84,8 @@ def _render(result: Any) -> None:
     err_console().print(table)
     for cross in result.crossovers:
         message(f"crossover at size {cross['size']}: {cross['from']} -> {cross['to']} is fastest")
+    if any(a["chose_fastest"] for a in result.auto.values()):
+        message("auto: '=' marks the fastest case; its ratio then only shows timing noise")
     for note in notes:
         message(f"skipped: {note}")
     if result.numba:

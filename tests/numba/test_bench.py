@@ -111,6 +111,7 @@ def test_crossovers_follow_the_fastest_method():
     assert [c["to"] for c in result.crossovers] == ["separable", "fft"]
     assert [c["size"] for c in result.crossovers] == [7, 15]
     assert result.auto[15]["ratio_to_fastest"] == 1.5 and result.auto[3]["method"] == "fft"
+    assert result.auto[15]["chose_fastest"] and not result.auto[3]["chose_fastest"]
 
 
 def test_bad_options_are_usage_errors():
