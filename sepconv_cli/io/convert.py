@@ -78,7 +78,7 @@ def convert(
         "input_format": image.format,
         "format": fmt_name,
         "shape": list(image.shape),
-        "dtype": str(image.dtype),
+        "dtype": image.dtype.name,  # "int16" for big-endian data too
         "axes": image.axes,
         "clipped": clipped,
         "warnings": warnings,

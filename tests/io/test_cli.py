@@ -83,6 +83,8 @@ def test_convert_nifti_to_tiff_keeps_spacing(cli, tmp_path, nib_data):
     np.testing.assert_array_equal(back.data, ref.data.transpose(2, 1, 0))
     assert back.spacing == pytest.approx(ref.spacing[::-1])
     assert back.units == ("mm", "mm", "mm")
+    again = cli("convert", nib_data / "anatomical.nii", tmp_path / "a.nii", "--json")
+    assert json.loads(again.stdout)["dtype"] == "int16"  # a big-endian source is still int16
 
 
 def test_convert_dtype_cast_with_clip_warning(cli, tmp_path, nib_data):
