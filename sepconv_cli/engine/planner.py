@@ -258,6 +258,11 @@ def _choose(
 ) -> tuple[str, str]:
     label = kernel.spec or kernel.name
     forced = options.method
+    if forced == "separable" and rank != 1 and options.rank is not None:
+        raise UsageError(
+            f"--method separable uses one separable term but --rank {options.rank} was given; "
+            "drop --rank or use --method lowrank"
+        )
     if forced == "separable" and rank != 1:
         raise UsageError(
             f"--method separable: kernel {label!r} is not separable (rank "

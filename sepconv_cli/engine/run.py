@@ -185,6 +185,13 @@ def execute(
     if p.axes != image.axes:
         image = image.with_axes(p.axes)
     report = Report(p)
+    for step in p.steps:
+        if step.rank_error > p.options.tol:
+            report.warnings.append(
+                f"{step.kernel.spec or step.kernel.name}: {step.method} with {step.rank} "
+                f"separable term(s) approximates the kernel (relative error "
+                f"{step.rank_error:.2g} > --tol {p.options.tol:g})"
+            )
     if p.backend == "dask":
         report.warnings.append(
             f"the dask backend streams files (sepconv_cli.pipeline.apply_file); this in-memory "

@@ -60,6 +60,15 @@ def test_forced_rank_gives_an_approximation_with_its_error():
     step = p.steps[0]
     assert step.method == "lowrank" and len(step.parts[0].terms) == 2
     assert 0 < step.rank_error < 1
+    _, report = apply(_image((16, 16)), ["disk:radius=4"], ApplyOptions(method="lowrank", rank=2))
+    assert any("approximates the kernel" in w for w in report.warnings)
+    exact = apply(_image((16, 16)), ["log:sigma=1"], ApplyOptions(method="lowrank"))[1]
+    assert not any("approximates" in w for w in exact.warnings)
+
+
+def test_separable_with_a_rank_above_one_names_the_rank():
+    with pytest.raises(UsageError, match="--rank 2 was given"):
+        plan(_image(), ["box:size=3"], ApplyOptions(method="separable", rank=2))
 
 
 @pytest.mark.parametrize(
