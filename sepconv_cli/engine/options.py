@@ -8,7 +8,7 @@ from typing import Any
 
 from sepconv_cli.boundary import canonical_mode
 from sepconv_cli.errors import UsageError
-from sepconv_cli.registry import Registry
+from sepconv_cli.registry import Registry, did_you_mean
 
 #: Filtering methods (``auto`` lets the planner choose).
 METHODS: Registry[str] = Registry("method")
@@ -170,6 +170,12 @@ class ApplyOptions:
 
         backend = self.backend.strip().lower()
         if backend not in ("auto", "dask"):
+            if backend not in BACKENDS:
+                choices = ["auto", *BACKENDS.names(), "dask"]
+                raise UsageError(
+                    f"unknown backend {self.backend!r}{did_you_mean(backend, choices)} "
+                    f"(choices: {', '.join(choices)})"
+                )
             backend = BACKENDS.canonical(backend)
         if self.rank is not None and self.rank < 1:
             raise UsageError(f"--rank must be >= 1, got {self.rank}")

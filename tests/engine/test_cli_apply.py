@@ -115,6 +115,7 @@ def test_chain_spectral_and_options(runner, tmp_path):
         (["--spectral", "box:size=3"], "--spectral needs a band axis"),
         (["-k", "[[[1,2],[3,4]],[[1,2],[3,4]]]"], "3 axes"),
         (["--nan", "skip"], "unknown NaN policy"),
+        (["--backend", "gpu"], "(choices: auto, numpy, numba, dask)"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(runner, tmp_path, args, message):
