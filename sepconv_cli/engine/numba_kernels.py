@@ -86,10 +86,67 @@ def _madd1(acc, init, w0, s0):
 
 
 @njit(**_OPTS)
+def _madd_pairs2(acc, init, w0, a0, b0, w1, a1, b1):
+    """``acc (=|+=) w0*(a0+b0) + w1*(a1+b1)``: two symmetric tap pairs, half the multiplies."""
+    m = acc.shape[0]
+    if init:
+        for j in range(m):
+            acc[j] = w0 * (a0[j] + b0[j]) + w1 * (a1[j] + b1[j])
+    else:
+        for j in range(m):
+            acc[j] += w0 * (a0[j] + b0[j]) + w1 * (a1[j] + b1[j])
+
+
+@njit(**_OPTS)
+def _madd_pair1(acc, init, w0, a0, b0):
+    """``acc (=|+=) w0*(a0+b0)``."""
+    m = acc.shape[0]
+    if init:
+        for j in range(m):
+            acc[j] = w0 * (a0[j] + b0[j])
+    else:
+        for j in range(m):
+            acc[j] += w0 * (a0[j] + b0[j])
+
+
+@njit(**_OPTS)
+def _symmetric(weights, n):
+    """True when the first ``n`` weights read the same backwards (Gaussians, boxes...)."""
+    if n < 3:
+        return False
+    for k in range(n // 2):  # noqa: SIM110 - numba compiles loops, not generators
+        if weights[k] != weights[n - 1 - k]:
+            return False
+    return True
+
+
+@njit(**_OPTS)
 def _stencil(buf, weights, stride, acc):
     """``acc[j] = sum_k weights[k] * buf[k * stride + j]`` for ``j < len(acc)``."""
     m = acc.shape[0]
     taps = weights.shape[0]
+    if _symmetric(weights, taps):
+        half = taps // 2
+        k = 0
+        while k + 2 <= half:
+            b, e = k * stride, (taps - 1 - k) * stride
+            _madd_pairs2(
+                acc,
+                k == 0,
+                weights[k],
+                buf[b : b + m],
+                buf[e : e + m],
+                weights[k + 1],
+                buf[b + stride : b + stride + m],
+                buf[e - stride : e - stride + m],
+            )
+            k += 2
+        if k < half:
+            b, e = k * stride, (taps - 1 - k) * stride
+            _madd_pair1(acc, k == 0, weights[k], buf[b : b + m], buf[e : e + m])
+        if taps % 2:
+            _madd1(acc, False, weights[half], buf[half * stride : half * stride + m])
+        return
     k = 0
     while k + 4 <= taps:
         b = k * stride
@@ -271,6 +328,27 @@ def _combine_rows(src, o, i, t0, weights, lead, n, mode, cval, body, qv, wv):
     m = body.shape[0]
     t1 = t0 + m
     nv, cfill = _taps_at(i, weights, lead, n, mode, cval, qv, wv)
+    if _symmetric(wv, nv):
+        half = nv // 2
+        k = 0
+        while k + 2 <= half:
+            _madd_pairs2(
+                body,
+                k == 0,
+                wv[k],
+                src[o, qv[k], t0:t1],
+                src[o, qv[nv - 1 - k], t0:t1],
+                wv[k + 1],
+                src[o, qv[k + 1], t0:t1],
+                src[o, qv[nv - 2 - k], t0:t1],
+            )
+            k += 2
+        if k < half:
+            _madd_pair1(body, k == 0, wv[k], src[o, qv[k], t0:t1], src[o, qv[nv - 1 - k], t0:t1])
+        if nv % 2:
+            _madd1(body, False, wv[half], src[o, qv[half], t0:t1])
+        _add_const(body, nv, cfill)
+        return
     k = 0
     while k + 4 <= nv:
         _madd4(
@@ -295,6 +373,27 @@ def _combine_rows(src, o, i, t0, weights, lead, n, mode, cval, body, qv, wv):
 @njit(**_OPTS)
 def _combine_planes(src, o, row, nv, cfill, qv, wv, body):
     """``body = sum_k wv[k] * src[o, qv[k], row] + cfill`` (taps from :func:`_taps_at`)."""
+    if _symmetric(wv, nv):
+        half = nv // 2
+        k = 0
+        while k + 2 <= half:
+            _madd_pairs2(
+                body,
+                k == 0,
+                wv[k],
+                src[o, qv[k], row],
+                src[o, qv[nv - 1 - k], row],
+                wv[k + 1],
+                src[o, qv[k + 1], row],
+                src[o, qv[nv - 2 - k], row],
+            )
+            k += 2
+        if k < half:
+            _madd_pair1(body, k == 0, wv[k], src[o, qv[k], row], src[o, qv[nv - 1 - k], row])
+        if nv % 2:
+            _madd1(body, False, wv[half], src[o, qv[half], row])
+        _add_const(body, nv, cfill)
+        return
     k = 0
     while k + 4 <= nv:
         _madd4(
@@ -321,6 +420,33 @@ def _combine_span(src, o, first, nv, cfill, qv, wv, body):
     """``body = sum_k wv[k] * src[o, qv[k]].flat[first:first + len(body)] + cfill``."""
     last = first + body.shape[0]
     size = src.shape[2] * src.shape[3]
+    if _symmetric(wv, nv):
+        half = nv // 2
+        k = 0
+        while k + 2 <= half:
+            _madd_pairs2(
+                body,
+                k == 0,
+                wv[k],
+                src[o, qv[k]].reshape(size)[first:last],
+                src[o, qv[nv - 1 - k]].reshape(size)[first:last],
+                wv[k + 1],
+                src[o, qv[k + 1]].reshape(size)[first:last],
+                src[o, qv[nv - 2 - k]].reshape(size)[first:last],
+            )
+            k += 2
+        if k < half:
+            _madd_pair1(
+                body,
+                k == 0,
+                wv[k],
+                src[o, qv[k]].reshape(size)[first:last],
+                src[o, qv[nv - 1 - k]].reshape(size)[first:last],
+            )
+        if nv % 2:
+            _madd1(body, False, wv[half], src[o, qv[half]].reshape(size)[first:last])
+        _add_const(body, nv, cfill)
+        return
     k = 0
     while k + 4 <= nv:
         _madd4(

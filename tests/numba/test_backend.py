@@ -243,3 +243,20 @@ def test_blocking_into_many_tiles_and_chunks(monkeypatch, mode):
         src = out if inplace else wide
         result = nb.correlate1d(src, factors[2], 1, mode, 0.5, 1, output=out)
         np.testing.assert_allclose(result, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("taps", [3, 4, 6, 9, 17])
+def test_symmetric_weights_take_the_paired_path_exactly(mode, taps):
+    """Palindromic weights (Gaussians) are summed in pairs: same result as scipy."""
+    half = RNG.random((taps + 1) // 2)
+    weights = np.concatenate([half, half[::-1][taps % 2 :]])
+    assert np.array_equal(weights, weights[::-1])
+    cases = [((14, 23), (0, 1)), ((9, 11, 13), (0, 1, 2)), ((5, 7, 300), (1,)), ((6, 5, 4), (2,))]
+    for shape, axes in cases:
+        data = RNG.standard_normal(shape)
+        factors = [weights] * len(axes)
+        origins = [(taps - 1) // 2] + [0] * (len(axes) - 1)
+        expected = reference_separable(data, factors, axes, mode, 1.5, origins)
+        result = nb.correlate_separable(data, factors, axes, mode, 1.5, origins)
+        np.testing.assert_allclose(result, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
