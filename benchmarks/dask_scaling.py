@@ -140,6 +140,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256, help="edge of the cube (voxels)")
     parser.add_argument("--repeat", type=int, default=2, help="best of N runs")
     parser.add_argument("--rss", action="store_true", help="out-of-core peak memory table")
+    parser.add_argument("--scaling", action="store_true", help="only the 1 -> 2 workers table")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -168,7 +169,15 @@ def _timings(args: argparse.Namespace, folder: Path) -> None:
     )
 
     _sepconv(Image(x[:32, :32, :32].copy(), "zyx"), folder / "warm.npy")  # Numba compiles
+    if not args.scaling:
+        _strategies_and_chunks(args, folder, image, source, reference)
+    _scaling(args, folder, image, source, reference)
 
+
+def _strategies_and_chunks(
+    args: argparse.Namespace, folder: Path, image: Image, source: np.ndarray, reference: np.ndarray
+) -> None:
+    cpus = os.cpu_count()
     chunk = 64
     fn = functools.partial(ndi.gaussian_filter, sigma=SIGMA, mode="reflect")
     lazy = filter_dask(
@@ -214,6 +223,10 @@ def _timings(args: argparse.Namespace, folder: Path) -> None:
             f"{seconds:.2f} |"
         )
 
+
+def _scaling(
+    args: argparse.Namespace, folder: Path, image: Image, source: np.ndarray, reference: np.ndarray
+) -> None:
     print(
         "\n| scheduler (warm, chunks 64^3) | workers | median seconds | speed-up | "
         "voxels/s per worker (busy time) |"
@@ -230,7 +243,7 @@ def _timings(args: argparse.Namespace, folder: Path) -> None:
                 target = ChunkTarget(folder / "e.npy", "npy", image.shape, np.float32, (64,) * 3)
                 stats = run_to_target(
                     source,
-                    PlanFilter(p, threads=max(1, (os.cpu_count() or 1) // workers)),
+                    PlanFilter(p, threads=1),  # one core per worker: scaling of the workers
                     p.halo,
                     p.mode,
                     p.cval,
