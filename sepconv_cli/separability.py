@@ -535,6 +535,8 @@ def analyse(kernel: Any, *, tol: float = 1e-7, max_rank: int = 8) -> Decompositi
             spectra[key] = singular_values(unfold(weights, key))
         return spectra[key]
 
+    if singular is not None:
+        spectra[(1,)] = singular  # both unfoldings of a matrix: no second SVD
     bases = None
     if ndim >= 3 and factors is None:
         bases = _mode_bases(weights)
