@@ -187,7 +187,7 @@ def prepare(plan: Plan, notify: Callable[[str], None] | None = None) -> dict[str
     """Import and warm up what the plan needs, so none of it lands in the timed filtering.
 
     Loads the backend (for numba: its compiled kernels, compiling them on a first run, which
-    ``notify`` is told about first) and scipy.signal when a step uses FFT. Returns numba's
+    ``notify`` is told about first) and scipy.fft when a step uses FFT. Returns numba's
     compile status (empty for other backends).
 
     Examples
@@ -201,7 +201,7 @@ def prepare(plan: Plan, notify: Callable[[str], None] | None = None) -> dict[str
     """
     backend = load_backend(plan.inner_backend)
     if any(step.method == "fft" for step in plan.steps):
-        import scipy.signal  # noqa: F401
+        import scipy.fft  # noqa: F401
     if plan.inner_backend != "numba":
         return {}
     if notify is not None and not backend.cache_ready():

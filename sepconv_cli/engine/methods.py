@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -198,21 +199,23 @@ def run_fft(
     cval: float,
     *,
     block_bytes: int = FFT_BLOCK_BYTES,
+    spectra: dict[Any, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Correlate via FFT: pad each block by the kernel reach with the mode, multiply spectra.
 
     The array is cut into slabs along its longest axis so that one slab's padded working set
     stays under ``block_bytes``; each slab is extended with the boundary mode of the WHOLE
-    array (wrap reads the far end), so slabs join exactly (overlap-save).
+    array (wrap reads the far end), so slabs join exactly (overlap-save). The kernel's
+    spectrum is computed once per transform shape (``spectra`` caches it) and reused for every
+    slab, channel, time point and band.
 
     Examples
     --------
     >>> run_fft(np.arange(4.0), Part(np.array([0.0, 1.0, 1.0]), (0,), (0,)), "wrap", 0.0)
     array([1., 3., 5., 3.])
     """
-    from scipy.signal import fftconvolve
-
     ndim = data.ndim
+    spectra = {} if spectra is None else spectra
     before, after, weights = _pad_spec(part, ndim)
     fft_axes = tuple(a for a in range(ndim) if weights.shape[a] > 1)
     if not fft_axes:
@@ -232,7 +235,9 @@ def run_fft(
         out = np.empty_like(data)
         target = np.moveaxis(out, others, front)
         for index in np.ndindex(*source.shape[: len(others)]):
-            target[index] = run_fft(source[index], sub, mode, cval, block_bytes=block_bytes)
+            target[index] = run_fft(
+                source[index], sub, mode, cval, block_bytes=block_bytes, spectra=spectra
+            )
         return out
     flipped = np.ascontiguousarray(weights[(slice(None, None, -1),) * ndim], dtype=data.dtype)
     pad_mode = NP_PAD_MODE[mode]
@@ -263,8 +268,32 @@ def run_fft(
         block = np.pad(block, other, mode=pad_mode, **kwargs)
         target = [slice(None)] * ndim
         target[block_axis] = slice(start, stop)
-        out[tuple(target)] = fftconvolve(block, flipped, mode="valid", axes=fft_axes)
+        out[tuple(target)] = _fft_valid(block, flipped, fft_axes, spectra)
     return out
+
+
+def _fft_valid(
+    block: np.ndarray,
+    flipped: np.ndarray,
+    axes: tuple[int, ...],
+    spectra: dict[Any, np.ndarray],
+) -> np.ndarray:
+    """``scipy.signal.fftconvolve(block, flipped, mode="valid", axes=axes)``, reusing the
+    kernel's spectrum from ``spectra`` when a block of the same transform shape came before."""
+    from scipy import fft as sp_fft
+
+    shape = tuple(
+        sp_fft.next_fast_len(block.shape[a] + flipped.shape[a] - 1, real=True) for a in axes
+    )
+    key = (shape, axes, block.dtype.str)
+    spectrum = spectra.get(key)
+    if spectrum is None:
+        spectrum = spectra[key] = sp_fft.rfftn(flipped, shape, axes=axes)
+    full = sp_fft.irfftn(sp_fft.rfftn(block, shape, axes=axes) * spectrum, shape, axes=axes)
+    valid = [slice(None)] * block.ndim
+    for a in axes:
+        valid[a] = slice(flipped.shape[a] - 1, block.shape[a])
+    return full[tuple(valid)]
 
 
 def run_method(

@@ -178,3 +178,16 @@ def test_fft_blocks_bound_the_working_memory():
 
     whole, blocked = peak(2**40), peak(2**18)
     assert blocked < data.nbytes + 2**20 < whole
+
+
+def test_fft_transforms_the_kernel_once_for_all_channels_and_blocks():
+    rng = np.random.default_rng(9)
+    data = rng.standard_normal((40, 9, 3))
+    weights = rng.standard_normal((5, 3))
+    part = Part(weights, (0, 0), (0, 1))
+    spectra: dict = {}
+    # 8 slabs of 5 rows per channel, 3 channels: one kernel spectrum per transform shape
+    out = run_fft(data, part, "wrap", 0.0, block_bytes=9 * 352, spectra=spectra)
+    assert len(spectra) == 1
+    ref = brute_force(data, weights, (0, 1), "wrap", correlate=True)
+    np.testing.assert_allclose(out, ref, atol=1e-10)
