@@ -190,6 +190,15 @@ class BuildContext:
             f"{self.name}: axis={text!r} is not one of the kernel's {self.ndim} axes{named}"
         )
 
+    def note_even_sizes(self, shape: Sequence[int]) -> None:
+        """State the origin of every even-sized axis in the kernel's notes."""
+        for axis, size in enumerate(shape):
+            if size % 2 == 0:
+                self.notes.append(
+                    f"even size {size} on axis {axis}: the origin is index {size // 2} "
+                    "(one sample after the middle), as scipy.ndimage.convolve"
+                )
+
     def check_size(self, shape: Sequence[int]) -> None:
         """Refuse kernels larger than ``max_size`` per axis or :data:`MAX_ELEMENTS` in all."""
         for axis, size in enumerate(shape):

@@ -225,12 +225,7 @@ def _build_custom(ctx: BuildContext, values: dict[str, str]) -> Kernel:
             f"{axes(ctx.ndim)} to filter"
         )
     ctx.check_size(weights.shape)
-    for axis, size in enumerate(weights.shape):
-        if size % 2 == 0:
-            ctx.notes.append(
-                f"even size {size} on axis {axis}: the origin is index {size // 2} "
-                f"(one sample after the middle), as scipy.ndimage"
-            )
+    ctx.note_even_sizes(weights.shape)
     choice = ctx.choice("normalize", values["normalize"], ("auto", "sum", "l1", "none"))
     if choice == "auto":
         choice = "sum" if bool(np.all(weights >= 0)) else "none"

@@ -25,17 +25,13 @@ def _sizes(ctx: BuildContext, key: str, text: str) -> list[int]:
     if any(s < 1 for s in sizes):
         raise SpecError(f"{ctx.name}: {key} must be >= 1 on every axis, got {text}")
     ctx.check_size(sizes)
-    for axis, size in enumerate(sizes):
-        if size % 2 == 0:
-            ctx.notes.append(
-                f"even size {size} on axis {axis}: the origin is index {size // 2} "
-                f"(one sample after the middle), as scipy.ndimage"
-            )
+    ctx.note_even_sizes(sizes)
     return sizes
 
 
 def _build_box(ctx: BuildContext, values: dict[str, str]) -> Kernel:
-    """Uniform (moving-average) kernel, as scipy.ndimage.uniform_filter."""
+    """Uniform (moving-average) kernel: scipy.ndimage.uniform_filter for odd sizes; an even
+    window sits one sample later than uniform_filter's (``origin=-1`` there)."""
     sizes = _sizes(ctx, "size", values["size"])
     factors = [np.full(s, 1.0) for s in sizes]
     normalize = ctx.choice("normalize", values["normalize"], NORMALIZE_CHOICES)
@@ -82,7 +78,8 @@ def _build_disk(ctx: BuildContext, values: dict[str, str]) -> Kernel:
 register(
     KernelBuilder(
         "box",
-        "uniform moving average (as scipy.ndimage.uniform_filter); even sizes allowed",
+        "uniform moving average (as scipy.ndimage.uniform_filter for odd sizes; even "
+        "sizes allowed, one sample later: uniform_filter's origin=-1)",
         (Param("size", "3", "width in voxels per axis (5, 5x5x3)"), normalize_param("sum")),
         _build_box,
         aliases=("uniform", "mean"),

@@ -159,6 +159,12 @@ def test_box_binomial_disk(image2d):
     even = build_kernel("box:size=4")
     assert even.shape == (4, 4)
     assert any("origin is index 2" in n for n in even.params["notes"])
+    # what the box's help says: an even window sits where uniform_filter's origin=-1 puts it
+    np.testing.assert_allclose(
+        ndimage.convolve(image2d, even.weights),
+        ndimage.uniform_filter(image2d, 4, origin=-1),
+        atol=1e-12,
+    )
     binomial = build_kernel("binomial:n=5", ndim=1)
     np.testing.assert_allclose(binomial.weights, np.array([1, 4, 6, 4, 1]) / 16)
     disk = build_kernel("disk:radius=2")
