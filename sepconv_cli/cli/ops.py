@@ -44,9 +44,17 @@ def _shape(shape: Any) -> str:
 
 
 def _table(title: str, columns: list[str], right_from: int = 1) -> Any:
+    """A Rich table: boxed on a terminal, aligned plain columns in a pipe or with NO_COLOR."""
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, title_justify="left")
+    from sepconv_cli.cli.console import stderr_is_interactive
+
+    heading = Text(title)  # names from specs and files are text, not Rich markup
+    if stderr_is_interactive():
+        table = Table(title=heading, title_justify="left")
+    else:
+        table = Table(title=heading, title_justify="left", box=None, pad_edge=False)
     for i, column in enumerate(columns):
         table.add_column(column, justify="right" if i >= right_from else "left")
     return table
@@ -57,7 +65,7 @@ def _emit(*renderables: Any) -> None:
 
     console = err_console()
     for item in renderables:
-        console.print(item)
+        console.print(item, markup=False, highlight=False)
 
 
 @ops_app.command("layer")
@@ -272,6 +280,8 @@ def model_command(
     """
     import sys
 
+    from rich.text import Text
+
     from sepconv_cli.costs import models
 
     if str(spec) == "-":
@@ -302,7 +312,7 @@ def model_command(
         ]
         if std is not None:
             cells += [_fmt(std["macs"]), _fmt(std["params"])]
-        table.add_row(*cells)
+        table.add_row(*(Text(cell) for cell in cells))
     total = report["total"]
     cells = ["", "total", "", "", "", _fmt(total["macs"]), _fmt(total["params"])]
     if standard:

@@ -237,3 +237,24 @@ def test_subprocess_json_pipe_and_exit_codes(tmp_path):
         f"sepconv: error: {bad}: layer 1: unknown layer type 'dwsp'; did you mean 'dwsep'? "
         "(choices: conv, dw, pw, dwsep, fc, pool, attention)"
     ]
+
+
+def test_tables_in_a_pipe_are_plain_text(runner):
+    """CliRunner's stderr is not a terminal: aligned columns, no box-drawing characters."""
+    result = runner.invoke(
+        app, ["ops", "layer", "--type", "dwsep", "--in", "32", "--out", "64", "--size", "56x56"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "standard conv" in result.stderr
+    assert not set("┃┏━│└─") & set(result.stderr)
+
+
+def test_names_with_brackets_are_printed_literally(runner, tmp_path):
+    spec = tmp_path / "net.toml"
+    spec.write_text(
+        'name = "net [v2]"\ninput = [8, 8, 3]\n'
+        '[[layer]]\nname = "conv[red]"\ntype = "conv"\nout = 4\nkernel = 3\n'
+    )
+    result = runner.invoke(app, ["ops", "model", str(spec)])
+    assert result.exit_code == 0, result.stderr
+    assert "net [v2]" in result.stderr and "conv[red]" in result.stderr
