@@ -168,7 +168,10 @@ def source_for(image: Any) -> Any:
     data = image.data
     path = getattr(image, "path", None)
     if hasattr(data, "dask") and image.format == "tiff" and path and os.path.isfile(path):
-        return TiffSource(os.path.abspath(path), tuple(data.shape), np.dtype(data.dtype))
+        tiff = TiffSource(os.path.abspath(path), tuple(data.shape), np.dtype(data.dtype))
+        stored = tiff._array()
+        if tuple(stored.shape) == tiff.shape and np.dtype(stored.dtype) == tiff.dtype:
+            return tiff
     if hasattr(data, "dask") and image.format == "zarr" and path and os.path.isdir(path):
         from sepconv_cli.io.zarr_format import open_array
 
