@@ -552,6 +552,13 @@ def plan(
     in_dtype = np.dtype(image.dtype)
     compute = compute_dtype_for(in_dtype, options.precision)
     voxels = int(np.prod(image.shape))
+    if voxels == 0:
+        from sepconv_cli.errors import FormatError
+
+        raise FormatError(
+            f"the image ({image.axes}, shape {'x'.join(map(str, image.shape))}) has no voxels; "
+            "nothing to filter"
+        )
     built: dict[int, Kernel] = {}
     cache: dict[int, tuple[int, float, list[list[np.ndarray]]]] = {}
     fixed = _fixed_backend(image, options)

@@ -333,3 +333,10 @@ def test_prediction_counts_the_macs_scipy_executes():
     sobel = step([np.array([1.0, 2.0, 1.0]), np.array([-1.0, 0.0, 1.0])], "numpy")
     assert executed_share(sobel.parts[0], "separable", "numpy") == 4 / 6
     assert executed_share(sobel.parts[0], "direct", "numpy") == 6 / 9
+
+
+def test_an_empty_image_is_a_clear_error():
+    from sepconv_cli.errors import FormatError
+
+    with pytest.raises(FormatError, match="has no voxels"):
+        plan(_image((0, 5)), ["box:size=3"], ApplyOptions())
