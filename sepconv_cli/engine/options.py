@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -179,6 +180,8 @@ class ApplyOptions:
             backend = BACKENDS.canonical(backend)
         if self.rank is not None and self.rank < 1:
             raise UsageError(f"--rank must be >= 1, got {self.rank}")
+        if not math.isfinite(float(self.cval)):
+            raise UsageError(f"--cval must be a finite number, got {self.cval}")
         if not self.tol > 0:
             raise UsageError(f"--tol must be > 0, got {self.tol}")
         if self.precision is not None and self.precision not in PRECISIONS:

@@ -116,6 +116,7 @@ def test_chain_spectral_and_options(runner, tmp_path):
         (["-k", "[[[1,2],[3,4]],[[1,2],[3,4]]]"], "3 axes"),
         (["--nan", "skip"], "unknown NaN policy"),
         (["--backend", "gpu"], "(choices: auto, numpy, numba, dask)"),
+        (["--mode", "constant", "--cval", "nan"], "--cval must be a finite number"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(runner, tmp_path, args, message):
