@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 import warnings
 from dataclasses import dataclass, field
@@ -67,10 +68,16 @@ def temporary_sibling(path: Path) -> Path:
 
 
 def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink(missing_ok=True)
+    """Remove a temporary output; retried briefly, as a cancelled remote task may still be
+    writing a chunk into a directory store while it is being deleted."""
+    for attempt in range(5):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists() or path.is_symlink():
+            path.unlink(missing_ok=True)
+        if not (path.exists() or path.is_symlink()):
+            return
+        time.sleep(0.1 * (attempt + 1))
 
 
 def _move_into_place(tmp: Path, final: Path) -> None:
