@@ -515,11 +515,9 @@ def filter_command(
 
 
 def _seconds(value: float | None) -> str:
-    if value is None:
-        return ""
-    if value < 1e-3:
-        return f"{value * 1e6:.0f} us"
-    return f"{value * 1e3:.1f} ms" if value < 1 else f"{value:.2f} s"
+    from sepconv_cli.engine.planner import format_seconds
+
+    return "" if value is None else format_seconds(value)
 
 
 def _add_costs(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -47,13 +47,9 @@ def seconds(value: float | None) -> str:
     >>> seconds(0.0123), seconds(2.5), seconds(None)
     ('12.3 ms', '2.50 s', '-')
     """
-    if value is None:
-        return "-"
-    if value < 1e-3:
-        return f"{value * 1e6:.0f} us"
-    if value < 1:
-        return f"{value * 1e3:.1f} ms"
-    return f"{value:.2f} s"
+    from sepconv_cli.engine.planner import format_seconds
+
+    return "-" if value is None else format_seconds(value)
 
 
 def _per_voxel(value: float) -> str:

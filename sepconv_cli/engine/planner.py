@@ -279,14 +279,21 @@ def _choose(
     if forced != "auto":
         return forced, f"--method {forced}"
     best = min(predicted, key=lambda m: (predicted[m], COST_METHODS.index(m)))
-    others = ", ".join(f"{m} {_fmt_seconds(predicted[m])}" for m in predicted if m != best)
+    others = ", ".join(f"{m} {format_seconds(predicted[m])}" for m in predicted if m != best)
     shape = f"rank {rank}" if rank else f"not low-rank at tol {options.tol:g}"
     return best, (
-        f"{shape}; cheapest predicted: {best} {_fmt_seconds(predicted[best])} (vs {others})"
+        f"{shape}; cheapest predicted: {best} {format_seconds(predicted[best])} (vs {others})"
     )
 
 
-def _fmt_seconds(seconds: float) -> str:
+def format_seconds(seconds: float) -> str:
+    """Seconds in a readable unit (us, ms or s), as reports and ``why`` texts show them.
+
+    Examples
+    --------
+    >>> format_seconds(2.5e-5), format_seconds(0.0123), format_seconds(2.5)
+    ('25 us', '12.3 ms', '2.50 s')
+    """
     if seconds < 1e-3:
         return f"{seconds * 1e6:.0f} us"
     if seconds < 1:
@@ -579,15 +586,15 @@ def plan(
             )
             t_numpy, t_numba = _predicted(steps, "numpy"), _predicted(numba_steps, "numba")
             startup = startup_seconds("numba")
-            extra = f" incl. {_fmt_seconds(startup)} numba start-up" if startup else ""
+            extra = f" incl. {format_seconds(startup)} numba start-up" if startup else ""
             if t_numba < t_numpy:
                 steps, backend, inner = numba_steps, "numba", "numba"
                 backend_why = (
-                    f"predicted {_fmt_seconds(t_numba)}{extra} vs numpy {_fmt_seconds(t_numpy)}"
+                    f"predicted {format_seconds(t_numba)}{extra} vs numpy {format_seconds(t_numpy)}"
                 )
             else:
                 backend_why = (
-                    f"predicted {_fmt_seconds(t_numpy)} vs numba {_fmt_seconds(t_numba)}{extra}"
+                    f"predicted {format_seconds(t_numpy)} vs numba {format_seconds(t_numba)}{extra}"
                 )
     smoothing = all(step.smoothing for step in steps)
     out_dtype = output_dtype_for(in_dtype, compute, smoothing, options.dtype)
