@@ -19,6 +19,8 @@ def _should_read_lazily(input_path: str, options: ApplyOptions) -> bool:
         return False
     if options.backend == "dask":
         return True
+    if os.path.isdir(input_path):  # a Zarr store: its size is in its chunk files
+        return True
     try:
         size = os.path.getsize(input_path)
     except OSError:

@@ -86,3 +86,40 @@ def test_parse_memory():
     for bad in ("lots", "-5MB"):
         with pytest.raises(UsageError, match="--memory-limit"):
             parse_memory(bad)
+
+
+def test_zarr_store_above_the_limit_is_read_lazily(tmp_path, runner, rng, monkeypatch):
+    """A Zarr store's size is in its chunk files: the planner's switch to dask must not be
+    preceded by loading the whole store."""
+    from sepconv_cli.image import Image
+    from sepconv_cli.io import zarr_format
+
+    x = rng.random((16, 64, 64)).astype(np.float32)
+    io.write(Image(x, "zyx"), tmp_path / "in.zarr")
+    reads = []
+    original = zarr_format.read
+
+    def spy(path, *, axes=None, lazy=False):
+        reads.append(lazy)
+        return original(path, axes=axes, lazy=lazy)
+
+    monkeypatch.setattr(zarr_format, "read", spy)
+    result = runner.invoke(
+        app,
+        [
+            "apply",
+            str(tmp_path / "in.zarr"),
+            "-k",
+            "box:size=3",
+            "--memory-limit",
+            "64KiB",
+            "-o",
+            str(tmp_path / "out.zarr"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["backend"] == "dask"
+    assert reads == [True]
+    got = np.asarray(io.read(tmp_path / "out.zarr").data)
+    assert np.abs(got - ndi.uniform_filter(x.astype(np.float64), 3, mode="reflect")).max() <= 1e-6
