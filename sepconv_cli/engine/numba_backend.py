@@ -256,7 +256,11 @@ def _fused(src, dst, steps, cval) -> None:
 
 
 def _finish(result: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """Copy ``result`` into ``output`` unless it is already there (integers rounded, clipped)."""
     if result is not output:
+        if output.dtype.kind in "iu" and result.dtype.kind == "f":
+            info = np.iinfo(output.dtype)
+            result = np.clip(np.rint(result), info.min, info.max)
         np.copyto(output, result, casting="unsafe")
     return output
 
@@ -429,10 +433,9 @@ def correlate_separable(
     ordered = cval != 0 and _k.MODE_CODES["constant"] in [step[3] for step in steps]
     fused = 0 if in_place else _fusable(steps, arr.shape, ordered)
     sweeps = len(steps) - fused + (1 if fused else 0)
-    direct = _direct_target(out) and (sweeps == 1 or out.dtype == compute)
-    final = out if direct else np.empty(arr.shape, compute)
+    final = out if _direct_target(out) else np.empty(arr.shape, compute)
     # Every sweep but the last writes a float intermediate; the last one writes ``final``.
-    work = final if final.dtype == compute else np.empty(arr.shape, compute)
+    work = final if final.dtype == compute or sweeps == 1 else np.empty(arr.shape, compute)
     remaining = sweeps - 1
     dst = final if remaining == 0 else work
     if fused:
