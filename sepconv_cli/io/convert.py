@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from sepconv_cli.image import Image
+from sepconv_cli.io.common import DEFAULT_AXES
 
 
 def conversion_losses(image: Image, target_format: str) -> list[str]:
@@ -18,8 +19,24 @@ def conversion_losses(image: Image, target_format: str) -> list[str]:
     ['npy stores no spacing or units; they are dropped']
     """
     lost = []
-    if any(s is not None for s in image.spacing) and target_format in ("jpeg", "npy"):
+    spaced = {a for a, s in zip(image.axes, image.spacing, strict=True) if s is not None}
+    if spaced and target_format in ("jpeg", "npy"):
         lost.append(f"{target_format} stores no spacing or units; they are dropped")
+    if target_format == "npy" and image.axes != DEFAULT_AXES.get(image.ndim):
+        lost.append(
+            f"npy stores no axis roles: the file reads back as axes "
+            f"{DEFAULT_AXES.get(image.ndim)!r} (read it with --axes {image.axes})"
+        )
+    if target_format == "tiff" and spaced & set("bc"):
+        lost.append("TIFF keeps no spacing for band or channel axes; it is dropped")
+    if target_format == "envi":
+        other = [a for a in image.axes if a not in "yx"]
+        if other and other[0] != "b":
+            lost.append(f"ENVI has bands, not axis {other[0]!r}: it is written as the band axis")
+        if spaced & set("yx") and "map info" not in image.meta.get("envi", {}):
+            lost.append("ENVI keeps pixel sizes only in a map info; the y/x spacing is dropped")
+        if other and other[0] in spaced and "wavelength" not in image.meta.get("envi", {}):
+            lost.append("ENVI keeps band positions only as wavelengths; band spacing is dropped")
     if image.meta.get("nifti") and target_format != "nifti":
         lost.append(f"the NIfTI affine and header are not kept in {target_format}")
     if image.meta.get("envi", {}).get("wavelength") and target_format != "envi":

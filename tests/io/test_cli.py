@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,3 +176,29 @@ def test_stdin_errors_name_stdin(cli):
     assert "/tmp" not in result.stderr
     result = cli("info", "-", stdin=b"")
     assert result.exit_code == 1 and "stdin: empty input" in result.stderr
+
+
+def test_convert_warns_about_what_the_target_cannot_hold(cli, tmp_path, nib_data):
+    """npy loses axis roles, ENVI a z axis and y/x spacing, TIFF a band axis's spacing."""
+    from sepconv_cli.io.convert import conversion_losses
+
+    stack = tmp_path / "s.tif"
+    write(Image(np.zeros((3, 4, 5), np.uint16), "zyx", spacing=(2, 1, 1), units=("um",) * 3), stack)
+    envi = cli("convert", stack, tmp_path / "s.hdr")
+    assert envi.exit_code == 0, envi.stderr
+    assert "not axis 'z'" in envi.stderr and "y/x spacing is dropped" in envi.stderr
+    npy = cli("convert", nib_data / "anatomical.nii", tmp_path / "a.npy")
+    assert "reads back as axes 'zyx' (read it with --axes xyz)" in npy.stderr
+    assert read(tmp_path / "a.npy", axes="xyz").shape == (33, 41, 25)
+    cube = Image(np.zeros((4, 5, 6), np.int16), "yxb", spacing=(None, None, 10.0))
+    cube = cube.replace(units=(None, None, "nm"))
+    assert any("band spacing is dropped" in w for w in conversion_losses(cube, "envi"))
+    write(cube, tmp_path / "c.hdr")
+    tiff = cli("convert", tmp_path / "c.hdr", tmp_path / "c2.tif")
+    assert "no spacing for band" not in tiff.stderr  # the ENVI file had none to lose
+    sample_cube = Path(__file__).resolve().parents[2] / "sample_data" / "cube.hdr"
+    tiff = cli("convert", sample_cube, tmp_path / "c3.tif")
+    assert tiff.exit_code == 0, tiff.stderr
+    assert "TIFF keeps no spacing for band or channel axes" in tiff.stderr
+    plain = cli("convert", stack, tmp_path / "again.npy")
+    assert "axis roles" not in plain.stderr  # zyx is what a 3-D .npy reads as
