@@ -84,14 +84,19 @@ def _touched(bad: np.ndarray, step: Step, backend: ModuleType, mode: str) -> np.
             count = run_separable(indicator, ones, part.axes, part.origin, backend, mode, 0.0)
         else:
             fp = Part(footprint.astype(np.float64), part.origin, part.axes)
-            count = run_method(indicator, fp, "direct", backend, mode, 0.0)
+            count = run_method(indicator, fp, _footprint_method(fp), backend, mode, 0.0)
         hits |= count > 0.5
     return hits
 
 
+def _footprint_method(part: Part) -> str:
+    """Direct for small kernels, FFT beyond 7x7x7 taps (counts only need to be > 0.5)."""
+    return "direct" if part.weights.size <= 343 else "fft"
+
+
 def _denominator_method(part: Part, method: str) -> str:
     if method == "lowrank" and not part.terms:
-        return "direct" if part.weights.size <= 343 else "fft"
+        return _footprint_method(part)
     if method == "separable" and part.factors is None:
         return "direct"
     return method

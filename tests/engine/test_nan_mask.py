@@ -61,17 +61,24 @@ def test_ignore_is_normalised_convolution(mode, backend):
         assert report["nonfinite"] == int((~finite).sum())
 
 
+@pytest.mark.parametrize(
+    ("spec", "methods"),
+    [
+        ("log:sigma=1", ("direct", "lowrank", "fft")),
+        ("disk:radius=10", ("direct", "fft")),  # 21x21 taps with zero corners
+    ],
+)
 @pytest.mark.parametrize("mode", MODES)
-def test_propagate_marks_the_kernel_footprint(mode):
+def test_propagate_marks_the_kernel_footprint(mode, spec, methods):
     data = _with_nans(2)
-    kernel = build_kernel("log:sigma=1", ndim=2)
+    kernel = build_kernel(spec, ndim=2)
     bad = ~np.isfinite(data)
     x0 = np.where(bad, 0, data).astype(np.float64)
     expected = brute_force(x0, kernel.weights, (0, 1), mode, 0.0)
     footprint = (kernel.weights != 0).astype(np.float64)
     touched = ndimage.convolve(bad.astype(np.float64), footprint, mode=mode, cval=0.0) > 0.5
     expected[touched] = np.nan
-    for method in ("direct", "lowrank", "fft"):
+    for method in methods:
         out, _ = _run(data, kernel, method, mode=mode)
         np.testing.assert_array_equal(np.isnan(out), touched)
         np.testing.assert_allclose(out[~touched], expected[~touched], atol=1e-3)
