@@ -395,29 +395,23 @@ def filter_command(
         raise UsageError(f"--axes {axes!r} has no spatial axis (x, y or z) to filter")
     if itemsize < 1:
         raise UsageError(f"--itemsize must be a positive number of bytes, got {itemsize}")
-    sizes = None
+    sizes = units = None
     if spacing is not None:
-        import re
+        from sepconv_cli.spec import parse_spacing
 
-        match = re.fullmatch(r"\s*([0-9.eE+x-]+?)\s*([a-zA-Zµ]*)\s*", spacing)
-        try:
-            assert match is not None
-            sizes = tuple(float(v) for v in match.group(1).lower().split("x"))
-        except (AssertionError, ValueError):
+        values, parsed_units = parse_spacing(spacing)
+        if len(values) not in (1, len(filtered)):
             raise UsageError(
-                f"--spacing must be numbers like 2x2x3 or 1x1mm, got {spacing!r}"
-            ) from None
-        unit = match.group(2) or unit
-        if len(sizes) != len(filtered) or any(not v > 0 for v in sizes):
-            raise UsageError(
-                f"--spacing needs {len(filtered)} positive values (one per spatial axis), "
+                f"--spacing needs 1 or {len(filtered)} values (one per spatial axis), "
                 f"got {spacing!r}"
             )
+        sizes = tuple(values) * (len(filtered) // len(values))
+        units = tuple(u or unit for u in parsed_units) * (len(filtered) // len(parsed_units))
     built = build_kernel(
         kernel,
         ndim=len(filtered),
         spacing=sizes,
-        units=None if sizes is None else (unit,) * len(sizes),
+        units=units,
         axes="".join(letters[i] for i in filtered),
     )
     parts = built.components or (built,)
