@@ -1,7 +1,8 @@
 """PNG (8/16-bit gray, gray+alpha, RGB, RGBA, palette) and JPEG, via Pillow/imageio and pypng.
 
 Pillow cannot hold 16-bit colour, so 16-bit PNGs with more than one channel go through
-``pypng``; everything else goes through imageio's Pillow plugin. PNG writes keep the bit depth.
+``pypng``; everything else goes through imageio's Pillow plugin. PNG writes keep the bit depth:
+1/2/4-bit gray (masks) reads as 0..255 and is written back at its depth while the values fit.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def _read_png(path: Path, *, lazy: bool = False) -> Image:
         import imageio.v3 as iio
 
         data = iio.imread(path, extension=".png")
+        if data.dtype == bool:  # 1-bit gray: full range like Pillow's 2- and 4-bit (0..255)
+            data = data.astype(np.uint8) * np.uint8(255)
     axes = "yx" if data.ndim == 2 else "yxc"
     spacing: tuple[float | None, ...] = ()
     units: tuple[str | None, ...] = ()
@@ -137,6 +140,20 @@ def _plane(image: Image, fmt: str, channels: tuple[int, ...]) -> Any:
     return data
 
 
+def _low_depth(image: Image, data: Any) -> int | None:
+    """The source's 1/2/4-bit gray depth when ``data`` still fits it exactly, else None.
+
+    Low-depth gray samples are read scaled to 0..255, so they fit when every value is a
+    multiple of ``255 / (2**depth - 1)``.
+    """
+    import numpy as np
+
+    depth = image.meta.get("highlights", {}).get("bit_depth")
+    if depth not in (1, 2, 4) or data.ndim != 2 or data.dtype != np.uint8:
+        return None
+    return depth if not np.any(data % (255 // (2**depth - 1))) else None
+
+
 def _write_png(image: Image, paths: tuple[Path, ...]) -> None:
     import numpy as np
 
@@ -144,17 +161,26 @@ def _write_png(image: Image, paths: tuple[Path, ...]) -> None:
     require_dtype(image, ("uint8", "uint16"), "PNG", "cast with --dtype uint8 or uint16")
     ppm = _target_ppm(image)
     data = np.ascontiguousarray(_plane(image, "PNG", (1, 2, 3, 4)))
-    if data.dtype == np.uint16 and data.ndim == 3:
+    depth = _low_depth(image, data)
+    if depth is not None or (data.dtype == np.uint16 and data.ndim == 3):
         import png
 
-        height, width, planes = data.shape
+        height, width = data.shape[:2]
+        planes = 1 if data.ndim == 2 else data.shape[2]
         physical = (
             {"x_pixels_per_unit": ppm[0], "y_pixels_per_unit": ppm[1], "unit_is_meter": True}
             if ppm
             else {}
         )
+        if depth is not None:  # keep a 1/2/4-bit gray PNG (a mask) at its bit depth
+            data = data // np.uint8(255 // (2**depth - 1))
         writer = png.Writer(
-            width, height, greyscale=planes < 3, alpha=planes in (2, 4), bitdepth=16, **physical
+            width,
+            height,
+            greyscale=planes < 3,
+            alpha=planes in (2, 4),
+            bitdepth=depth or 16,
+            **physical,
         )
         with open(path, "wb") as handle:
             writer.write(handle, data.reshape(height, width * planes))

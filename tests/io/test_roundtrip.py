@@ -370,3 +370,21 @@ def test_envi_target_suffix_sets_interleave_over_the_source(tmp_path, rng, targe
     np.testing.assert_array_equal(back.data, cube)
     write(back, tmp_path / "again.hdr")  # no interleave suffix: the source's is kept
     assert read(tmp_path / "again.hdr").meta["envi"]["interleave"] == target[-3:]
+
+
+@pytest.mark.parametrize("depth", [1, 2, 4])
+def test_low_bit_depth_gray_png_reads_full_range_and_keeps_its_depth(tmp_path, depth):
+    """1/2/4-bit gray PNGs (masks) written by pypng read as 0..255 and are written back as is."""
+    import png
+
+    samples = (np.arange(48).reshape(6, 8) % 2**depth).astype(np.uint8)
+    with open(tmp_path / "low.png", "wb") as handle:
+        png.Writer(8, 6, greyscale=True, bitdepth=depth).write(handle, samples)
+    image = read(tmp_path / "low.png")
+    np.testing.assert_array_equal(image.data, samples * (255 // (2**depth - 1)))
+    write(image, tmp_path / "again.png")
+    _, _, rows, info = png.Reader(filename=str(tmp_path / "again.png")).asDirect()
+    assert info["bitdepth"] == depth
+    np.testing.assert_array_equal(np.vstack(list(rows)), samples)
+    write(image.replace(data=image.data // 3), tmp_path / "changed.png")  # no longer fits
+    assert read(tmp_path / "changed.png").meta["highlights"]["bit_depth"] == 8
