@@ -208,7 +208,9 @@ def _render(doc: dict, console: Any) -> None:
 
 def check(
     spec: str = typer.Argument(
-        ..., help="Kernel spec (gaussian:sigma=2, sobel:axis=x, [[...]]) or a kernel FILE."
+        ...,
+        metavar="SPEC|FILE",
+        help="Kernel spec (gaussian:sigma=2, sobel:axis=x, [[...]]) or a kernel FILE.",
     ),
     tol: float = typer.Option(
         1e-7, "--tol", help="Largest relative (Frobenius) error that counts as exact."

@@ -292,7 +292,7 @@ def _show_list() -> None:
 
 
 def kernel(
-    spec: str = typer.Argument(None, help=_SPEC_HELP, show_default=False),
+    spec: str = typer.Argument(None, metavar="SPEC", help=_SPEC_HELP, show_default=False),
     list_: bool = typer.Option(
         False, "--list", help="List every kernel with its keys and defaults."
     ),
