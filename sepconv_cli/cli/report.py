@@ -250,9 +250,16 @@ def render(doc: dict[str, Any]) -> None:
     for label, text in summary_lines(doc):
         head.add_row(label, Text(text))
     console.print(head)
-    table = Table(title="predicted cost per method (* = chosen)", title_justify="left")
+    from rich import box
+
+    table = Table(
+        title="predicted cost per method (* = chosen)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     for i, name in enumerate(_METHOD_COLUMNS):
-        table.add_column(name, justify="left" if i == 0 else "right")
+        table.add_column(name, justify="left" if i == 0 else "right", no_wrap=i == 0)
     for row in method_rows(doc):
         cells = [Text(cell) for cell in row]
         table.add_row(*cells, style="bold green" if row[0].endswith("*") else None)
