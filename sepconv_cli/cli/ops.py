@@ -372,14 +372,14 @@ def filter_command(
     Example: sepconv ops filter --shape 4096x4096 -k gaussian:sigma=3
     """
     from sepconv_cli.costs import layers as L
-    from sepconv_cli.costs.filters import method_costs, saving_factor
+    from sepconv_cli.costs.filters import saving_factor
     from sepconv_cli.engine.costmodel import load_calibration
     from sepconv_cli.engine.options import ApplyOptions
     from sepconv_cli.engine.planner import plan_step
+    from sepconv_cli.engine.report import step_summary
     from sepconv_cli.errors import UsageError
     from sepconv_cli.image import AXIS_ROLES
     from sepconv_cli.kernels import build_kernel
-    from sepconv_cli.separability import analyse
 
     dims = L.parse_dims(shape, "--shape")
     letters = axes.lower() if axes else "zyx"[-len(dims) :] if len(dims) <= 3 else ""
@@ -414,21 +414,25 @@ def filter_command(
         units=units,
         axes="".join(letters[i] for i in filtered),
     )
-    parts = built.components or (built,)
-    costs: dict[str, dict[str, Any]] = {}
-    analyses = []
-    for part in parts:
-        dec = analyse(part, tol=tol)
-        analyses.append({"shape": list(part.shape), "rank": dec.rank, "rel_error": dec.rel_error})
-        one = method_costs(
-            dims, part.shape, rank=dec.rank, itemsize=itemsize, filtered_axes=filtered
-        )
-        costs = one if not costs else _add_costs(costs, one)
+    # the planner's own numbers, so they equal what `sepconv apply --dry-run` reports
+    options = ApplyOptions(kernels=(kernel,), tol=tol).normalized()
+    decompositions: dict[int, Any] = {}
+    step = plan_step(
+        built, dims, tuple(filtered), options, "numpy", itemsize=itemsize, cache=decompositions
+    )
+    parts = built.components if built.combine == "magnitude" else (built,)
+    analyses = [
+        {
+            "shape": list(part.shape),
+            "rank": decompositions[id(part)][0],
+            "rel_error": decompositions[id(part)][1],
+        }
+        for part in parts
+    ]
+    costs = step_summary(step, letters)["ops"]
     for method in costs:
         costs[method]["saving_vs_direct"] = saving_factor(costs, method)
     cheapest = min(costs, key=lambda m: costs[m]["total_flops"])
-    options = ApplyOptions(kernels=(kernel,), tol=tol).normalized()
-    step = plan_step(built, dims, tuple(filtered), options, "numpy", itemsize=itemsize)
     auto = {
         "method": step.method,
         "why": step.why,
@@ -512,20 +516,6 @@ def _seconds(value: float | None) -> str:
     from sepconv_cli.engine.planner import format_seconds
 
     return "" if value is None else format_seconds(value)
-
-
-def _add_costs(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Sum two per-method cost tables over the methods both have."""
-    out: dict[str, dict[str, Any]] = {}
-    for method in a:
-        if method in b:
-            out[method] = {
-                key: a[method][key] + b[method][key]
-                if key not in ("terms", "fft_size")
-                else max(a[method][key], b[method][key])
-                for key in a[method]
-            }
-    return out
 
 
 def _window(row: dict[str, Any]) -> str:
