@@ -64,6 +64,27 @@ def prepare_mask(mask: np.ndarray | None, plan: Plan) -> np.ndarray | None:
     )
 
 
+def all_finite(data: np.ndarray) -> bool:
+    """True when ``data`` has no NaN/Inf, without a boolean array of its size in the common case.
+
+    A float64 sum is finite exactly when every value is finite, unless finite values overflow
+    it (only for values near the float64 limit); then the element-wise check decides.
+
+    Examples
+    --------
+    >>> all_finite(np.array([1.0, 2.0])), all_finite(np.array([1.0, np.nan]))
+    (True, False)
+    >>> all_finite(np.array([1e308, 1e308])), all_finite(np.arange(3))
+    (True, True)
+    """
+    if data.dtype.kind not in "fc":
+        return True
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(data, axis=None, dtype=np.float64)):
+            return True
+    return bool(np.isfinite(data).all())
+
+
 def _combine(responses: list[np.ndarray], combine: str | None) -> np.ndarray:
     if combine is None:
         return responses[0]
@@ -159,11 +180,7 @@ def filter_step(
     >>> filter_step(x, p.steps[0], load_backend("numpy"), "nearest", 0.0, "ignore").round(3)
     array([1.   ,   nan, 3.5  , 3.667])
     """
-    bad = None
-    if x.dtype.kind == "f":
-        finite = np.isfinite(x)
-        if not finite.all():
-            bad = ~finite
+    bad = None if all_finite(x) else ~np.isfinite(x)
     if bad is None and mask is None:
         responses = [run_method(x, p, step.method, backend, mode, cval) for p in step.parts]
         return _combine(responses, step.combine)

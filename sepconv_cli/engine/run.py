@@ -9,7 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from sepconv_cli.engine.filtering import cast_output, filter_array, prepare, prepare_mask
+from sepconv_cli.engine.filtering import (
+    all_finite,
+    cast_output,
+    filter_array,
+    prepare,
+    prepare_mask,
+)
 from sepconv_cli.engine.options import ApplyOptions
 from sepconv_cli.engine.planner import Plan, plan
 from sepconv_cli.engine.report import Report
@@ -47,7 +53,7 @@ def count_nonfinite(data: np.ndarray) -> int:
     >>> count_nonfinite(np.array([1.0, np.nan, np.inf]))
     2
     """
-    if data.dtype.kind not in "fc":
+    if all_finite(data):
         return 0
     return int(data.size - np.count_nonzero(np.isfinite(data)))
 
