@@ -203,13 +203,13 @@ def execute(
             f"the dask backend streams files (sepconv_cli.pipeline.apply_file); this in-memory "
             f"call ran on {p.inner_backend}"
         )
+    mask = load_mask(p.options.mask)
+    if mask is not None:
+        mask = prepare_mask(mask, p)  # a dry run checks the mask's shape too
     if p.options.dry_run:
         report.total_s = time.perf_counter() - start
         return image, report
     data = np.asarray(image.data)
-    mask = load_mask(p.options.mask)
-    if mask is not None:
-        mask = prepare_mask(mask, p)
     report.nonfinite = count_nonfinite(data)
     numba_status = prepare(p, notify)
     if numba_status:

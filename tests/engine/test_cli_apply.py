@@ -133,7 +133,8 @@ def test_bad_input_is_one_line_exit_2(runner, tmp_path, args, message):
     assert not (tmp_path / "o.npy").exists()
 
 
-def test_mask_of_another_shape_exit_2(runner, tmp_path):
+@pytest.mark.parametrize("extra", [[], ["--dry-run"]])
+def test_mask_of_another_shape_exit_2(runner, tmp_path, extra):
     path, mask = tmp_path / "img.npy", tmp_path / "mask.npy"
     np.save(path, np.zeros((8, 9), np.float32))
     np.save(mask, np.ones((8, 8), np.uint8))
@@ -148,6 +149,7 @@ def test_mask_of_another_shape_exit_2(runner, tmp_path):
             str(mask),
             "-o",
             str(tmp_path / "o.npy"),
+            *extra,
         ],
     )
     assert result.exit_code == 2
