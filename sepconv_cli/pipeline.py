@@ -35,6 +35,37 @@ def _mask_inputs(options: ApplyOptions) -> list[str]:
     return []
 
 
+def check_target(source: str, target: str | None, options: ApplyOptions) -> None:
+    """Refuse an output that cannot be written before any work: no folder, an input, no format.
+
+    The same checks :func:`sepconv_cli.io.write` makes at the end, run first so that a typo in
+    ``-o`` costs no reading or filtering. Nothing to check for stdout or a dry run.
+
+    Examples
+    --------
+    >>> options = ApplyOptions(kernels=("box",))
+    >>> check_target("in.npy", "/no/such/folder/out.npy", options)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sepconv_cli.errors.FormatError: /no/such/folder/out.npy: output folder ... does not exist
+    """
+    from pathlib import Path
+
+    from sepconv_cli.io.atomic import check_output_folder, refuse_inputs
+    from sepconv_cli.io.formats import from_suffix, lookup
+
+    if target is None or target == "-" or options.dry_run:
+        return
+    path = Path(target)
+    fmt = lookup(options.format) if options.format is not None else from_suffix(path)
+    if fmt is None:
+        return  # io.write names the formats it knows
+    outputs = fmt.output_paths(path)
+    refuse_inputs(outputs, ([] if source == "-" else [source]) + _mask_inputs(options))
+    for output in outputs:
+        check_output_folder(output, directory=fmt.directory)
+
+
 def _verify_written(image: Any, p: Any, target: str, options: ApplyOptions) -> dict[str, Any]:
     """``--verify`` for a chunked run: read a crop of the written output back and compare."""
     from sepconv_cli.engine.run import load_mask, verify_result
@@ -101,6 +132,7 @@ def apply_file(
         from sepconv_cli.errors import UsageError
 
         raise UsageError("no output given: use -o FILE (or -o - with --format)")
+    check_target(source, target, options)
     lazy = _should_read_lazily(source, options)
     image = read(source, axes=options.axes, lazy=lazy)
     read_s = time.perf_counter() - start

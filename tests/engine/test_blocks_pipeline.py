@@ -129,3 +129,24 @@ def test_apply_file_mask_from_file(tmp_path):
     assert not np.allclose(out[mask == 1], data[mask == 1])
     with pytest.raises(UsageError):
         apply_file(src, msk, ApplyOptions(kernels=("box:size=3",), mask=str(msk)))
+
+
+def test_apply_file_checks_the_output_before_reading(tmp_path, monkeypatch):
+    from sepconv_cli import io
+    from sepconv_cli.errors import FormatError
+
+    src = tmp_path / "in.npy"
+    np.save(src, np.zeros((6, 6), np.float32))
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("the input was read before the output was checked")
+
+    monkeypatch.setattr(io, "read", no_read)
+    options = ApplyOptions(kernels=("box:size=3",))
+    with pytest.raises(FormatError, match="does not exist"):
+        apply_file(src, tmp_path / "missing" / "o.npy", options)
+    with pytest.raises(UsageError, match="refusing to overwrite"):
+        apply_file(src, src, options)
+    (tmp_path / "folder.npy").mkdir()
+    with pytest.raises(UsageError, match="is a directory"):
+        apply_file(src, tmp_path / "folder.npy", options)
