@@ -81,6 +81,8 @@ LINE_INNER_MAX = 32
 TILE_BYTES = 384 * 1024
 #: Bytes of the input rows a sliding 1-D pass along an outer axis keeps in cache (L2).
 WINDOW_ROW_BYTES = 512 * 1024
+#: Output rows per block of the fused 2-D sweep on integer input (converted to float once).
+FUSED_BLOCK_ROWS = 32
 #: Bytes of the input planes a sliding fused 3-D pass keeps in cache per thread (L3 share).
 WINDOW_PLANE_BYTES = 8 * 1024 * 1024
 
@@ -220,8 +222,23 @@ def _fused(src, dst, steps, cval) -> None:
         s3 = src.reshape(outer, shape[axis], shape[axis + 1] * inner)
         d3 = dst.reshape(s3.shape)
         nchunks = _chunks(shape[axis], outer)
+        block = FUSED_BLOCK_ROWS if src.dtype.kind in "iub" else 0
         _k.pass_fused2(
-            s3, d3, wa, lead_a, mode_a, wb, lead_b, mode_b, inner, cval, lo, hi, is_int, nchunks
+            s3,
+            d3,
+            wa,
+            lead_a,
+            mode_a,
+            wb,
+            lead_b,
+            mode_b,
+            inner,
+            cval,
+            lo,
+            hi,
+            is_int,
+            nchunks,
+            block,
         )
         return
     _, wc, lead_c, mode_c = steps[2]

@@ -499,7 +499,7 @@ def pass_window(src, dst, weights, lead, mode, cval, lo, hi, is_int, tile, nchun
 
 @njit(parallel=True, **_OPTS)
 def pass_fused2(
-    src, dst, wa, lead_a, mode_a, wb, lead_b, mode_b, inner, cval, lo, hi, is_int, nchunks
+    src, dst, wa, lead_a, mode_a, wb, lead_b, mode_b, inner, cval, lo, hi, is_int, nchunks, block
 ):
     """Two fused 1-D passes along axes 1 and 2 of ``(outer, na, nb * inner)`` views.
 
@@ -508,9 +508,15 @@ def pass_fused2(
     (stride ``inner``) writes the output row: the input is read once and the output written
     once. Rows run in contiguous chunks so the rows a chunk re-reads stay in cache. Not safe in
     place.
+
+    With ``block > 0`` (integer inputs) the input rows a block of ``block`` output rows needs
+    are first converted once into a float block (halo rows by the mode), and the axis-1 pass
+    runs over the whole block as one long vector per tap: each input value is converted once
+    instead of once per tap.
     """
     outer, na, m = src.shape
     nb = m // inner
+    ka = wa.shape[0]
     acc_t = wa.dtype
     per = (na + nchunks - 1) // nchunks
     for item in prange(outer * nchunks):
@@ -518,13 +524,37 @@ def pass_fused2(
         chunk = item % nchunks
         buf = np.empty((nb + wb.shape[0] - 1) * inner, acc_t)
         acc = np.empty(m, acc_t)
-        qv = np.empty(wa.shape[0], np.int64)
-        wv = np.empty(wa.shape[0], acc_t)
+        qv = np.empty(ka, np.int64)
+        wv = np.empty(ka, acc_t)
         body = buf[lead_b * inner : lead_b * inner + m]
-        for i in range(chunk * per, min(na, (chunk + 1) * per)):
-            _combine_rows(src, o, i, 0, wa, lead_a, na, mode_a, cval, body, qv, wv)
-            _fill_halo(buf, lead_b, nb, inner, mode_b, cval)
-            _emit(buf, wb, inner, acc, dst[o, i], lo, hi, is_int)
+        start, stop = chunk * per, min(na, (chunk + 1) * per)
+        if block == 0:
+            for i in range(start, stop):
+                _combine_rows(src, o, i, 0, wa, lead_a, na, mode_a, cval, body, qv, wv)
+                _fill_halo(buf, lead_b, nb, inner, mode_b, cval)
+                _emit(buf, wb, inner, acc, dst[o, i], lo, hi, is_int)
+            continue
+        rows = np.empty((block + ka - 1) * m, acc_t)
+        plane = np.empty(block * m, acc_t)
+        for i0 in range(start, stop, block):
+            th = min(block, stop - i0)
+            for p in range(th + ka - 1):
+                q = extend_index(i0 + p - lead_a, na, mode_a)
+                row = rows[p * m : (p + 1) * m]
+                if q < 0:
+                    for j in range(m):
+                        row[j] = cval
+                else:
+                    line = src[o, q]
+                    for j in range(m):
+                        row[j] = line[j]
+            _stencil(rows[: (th + ka - 1) * m], wa, m, plane[: th * m])
+            for y in range(th):
+                line2 = plane[y * m : (y + 1) * m]
+                for j in range(m):
+                    body[j] = line2[j]
+                _fill_halo(buf, lead_b, nb, inner, mode_b, cval)
+                _emit(buf, wb, inner, acc, dst[o, i0 + y], lo, hi, is_int)
 
 
 @njit(parallel=True, **_OPTS)

@@ -231,6 +231,12 @@ def test_blocking_into_many_tiles_and_chunks(monkeypatch, mode):
     monkeypatch.setattr(nb, "TILE_BYTES", 64)
     monkeypatch.setattr(nb, "WINDOW_ROW_BYTES", 64)
     monkeypatch.setattr(nb, "WINDOW_PLANE_BYTES", 64)
+    monkeypatch.setattr(nb, "FUSED_BLOCK_ROWS", 3)
+    image = RNG.integers(0, 256, (29, 17, 3)).astype(np.uint8)
+    factors2 = [RNG.random(6), RNG.random(5)]
+    expected = reference_separable(image, factors2, (0, 1), mode, 0.5, [2, -1])
+    result = nb.correlate_separable(image, factors2, (0, 1), mode, 0.5, [2, -1])
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
     volume = RNG.standard_normal((11, 19, 23)).astype(np.float64)
     factors = [RNG.random(5), RNG.random(4), RNG.random(7)]
     expected = reference_separable(volume, factors, (0, 1, 2), mode, 0.5)
