@@ -21,7 +21,7 @@ are not installed are listed as such (``pip install 'sepconv-cli[bench]'``; pyvi
 the libvips library, e.g. ``apt-get install libvips42``).
 
 Run: ``make bench`` or ``python benchmarks/run_peers.py [--quick] [--cases 2d-s2,3d-256]
-[--repeat 5] [--json results.json] [--markdown table.md]``.
+[--repeat 5] [--threads 1] [--json results.json] [--markdown table.md]``.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ for _name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 CORES = os.cpu_count() or 1
+#: Threads every contender may use (``--threads``; default: every core).
+THREADS = {"n": CORES}
 
 
 @dataclass
@@ -119,8 +121,16 @@ def make_data(case: Case, seed: int = 0) -> np.ndarray:
 # --- contenders: each returns (setup note, callable returning the filtered array) -----------
 
 
+def _numba_threads() -> None:
+    import numba
+
+    numba.set_num_threads(min(THREADS["n"], numba.config.NUMBA_NUM_THREADS))
+
+
 def sepconv_apply(case: Case, data: np.ndarray) -> Callable[[], np.ndarray]:
     from sepconv_cli.engine import ApplyOptions, apply
+
+    _numba_threads()
     from sepconv_cli.image import Image
 
     image = Image(data, case.axes)
@@ -138,6 +148,7 @@ def sepconv_apply(case: Case, data: np.ndarray) -> Callable[[], np.ndarray]:
 def sepconv_kernel(case: Case, data: np.ndarray) -> Callable[[], np.ndarray]:
     from sepconv_cli.engine import numba_backend
 
+    _numba_threads()
     w = gaussian_weights(case.sigma)
     out = np.empty_like(data)
     axes = case.spatial
@@ -165,7 +176,7 @@ def scipy_ndimage(case: Case, data: np.ndarray) -> Callable[[], np.ndarray]:
 def opencv(case: Case, data: np.ndarray) -> Callable[[], np.ndarray]:
     import cv2
 
-    cv2.setNumThreads(CORES)
+    cv2.setNumThreads(THREADS["n"])
     k = case.taps
     out = np.empty_like(data)
     border = cv2.BORDER_REFLECT  # d c b a | a b c d: scipy's "reflect"
@@ -191,6 +202,7 @@ def opencv(case: Case, data: np.ndarray) -> Callable[[], np.ndarray]:
 def libvips(case: Case, data: np.ndarray) -> Callable[[], np.ndarray]:
     import pyvips
 
+    pyvips.vips_lib.vips_concurrency_set(THREADS["n"])
     if len(case.spatial) != 2:
         raise NotImplementedError("libvips filters 2-D images only")
     height, width = data.shape[:2]
@@ -214,7 +226,7 @@ def libvips(case: Case, data: np.ndarray) -> Callable[[], np.ndarray]:
 def simpleitk(case: Case, data: np.ndarray) -> Callable[[], np.ndarray]:
     import SimpleITK as sitk
 
-    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(CORES)
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(THREADS["n"])
     vector = len(case.spatial) != data.ndim
     image = sitk.GetImageFromArray(data, isVector=vector)
     smoother = sitk.SmoothingRecursiveGaussianImageFilter()
@@ -241,7 +253,7 @@ def dask_image(case: Case, data: np.ndarray) -> Callable[[], np.ndarray]:
     array = da.from_array(data, chunks="auto")
 
     def run() -> np.ndarray:
-        with dask.config.set(scheduler="threads", num_workers=CORES):
+        with dask.config.set(scheduler="threads", num_workers=THREADS["n"]):
             return ndfilters.gaussian_filter(array, sigma, mode="reflect").compute()
 
     return run
@@ -427,6 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--contenders", default=",".join(CONTENDERS), help="comma-separated contender names"
     )
+    parser.add_argument(
+        "--threads", type=int, default=CORES, help="threads per contender (default: all cores)"
+    )
     parser.add_argument("--json", type=Path, help="write all timings to this JSON file")
     parser.add_argument("--markdown", type=Path, help="write the tables to this file")
     args = parser.parse_args(argv)
@@ -436,7 +451,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown += [c for c in cases if c not in CASES]
     if unknown:
         parser.error(f"unknown: {', '.join(unknown)}")
+    THREADS["n"] = max(1, args.threads)
     info = machine()
+    info["threads"] = THREADS["n"]
     print(f"machine: {json.dumps(info)}", file=sys.stderr)
     document: dict[str, Any] = {"machine": info, "repeat": args.repeat, "cases": {}}
     tables = []
