@@ -301,12 +301,18 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
-def _folded(factor: np.ndarray) -> bool:
-    """True when scipy's correlate1d folds this 1-D kernel (odd, (anti)symmetric to 1 ulp)."""
-    if factor.size % 2 == 0:
+def _folded(factor: np.ndarray, backend: str) -> bool:
+    """True when the backend's 1-D pass sums this kernel's taps in mirrored pairs.
+
+    scipy's correlate1d (numpy backend) folds odd-sized symmetric or antisymmetric kernels
+    (to 1 ulp); the numba backend folds exactly palindromic kernels of 3 taps or more.
+    """
+    mirrored = factor[::-1]
+    if backend == "numba":
+        return factor.size >= 3 and bool(np.array_equal(factor, mirrored))
+    if backend != "numpy" or factor.size % 2 == 0:
         return False
     eps = np.finfo(np.float64).eps
-    mirrored = factor[::-1]
     return bool(
         np.all(np.abs(factor - mirrored) <= eps) or np.all(np.abs(factor + mirrored) <= eps)
     )
@@ -317,17 +323,21 @@ def executed_share(part: Part, method: str, backend: str) -> float:
 
     The op counts follow the textbook definitions (``prod(K)`` per voxel for direct, ``sum(K)``
     per separable term), but scipy does less: ``scipy.ndimage.correlate`` (the direct method on
-    every backend) multiplies only the non-zero weights, and ``scipy.ndimage.correlate1d`` (the
-    numpy backend's 1-D passes) folds an odd symmetric or antisymmetric kernel into ``(K + 1) / 2``
-    multiplies. The calibration measured dense, asymmetric kernels, so the time prediction
-    scales their MACs by this share.
+    every backend) multiplies only the non-zero weights, and the 1-D passes sum mirrored taps in
+    pairs, ``(K + 1) // 2`` multiplies (scipy's correlate1d for odd symmetric or antisymmetric
+    kernels, the numba backend for palindromic ones). The calibration measured dense,
+    asymmetric kernels, so the time prediction scales their MACs by this share.
 
     Examples
     --------
     >>> gauss = np.array([1.0, 2.0, 1.0]) / 4
     >>> sep = Part(np.outer(gauss, gauss), (0, 0), (0, 1), factors=[gauss, gauss])
     >>> executed_share(sep, "separable", "numpy"), executed_share(sep, "separable", "numba")
-    (0.6666666666666666, 1.0)
+    (0.6666666666666666, 0.6666666666666666)
+    >>> deriv = np.array([-1.0, 0.0, 1.0])
+    >>> d = Part(np.outer(gauss, deriv), (0, 0), (0, 1), factors=[gauss, deriv])
+    >>> executed_share(d, "separable", "numpy"), executed_share(d, "separable", "numba")
+    (0.6666666666666666, 0.8333333333333334)
     >>> cross = Part(np.array([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]), (0, 0), (0, 1))
     >>> executed_share(cross, "direct", "numba")
     0.5555555555555556
@@ -335,7 +345,7 @@ def executed_share(part: Part, method: str, backend: str) -> float:
     if method == "direct":
         nonzero = int(np.count_nonzero(np.abs(part.weights) > np.finfo(np.float64).eps))
         return max(1, nonzero) / part.weights.size
-    if backend != "numpy" or method not in ("separable", "lowrank"):
+    if method not in ("separable", "lowrank"):
         return 1.0
     terms = part.terms if method == "lowrank" else [part.factors or []]
     taps = executed = 0
@@ -343,7 +353,7 @@ def executed_share(part: Part, method: str, backend: str) -> float:
         for factor in term:
             if factor.size > 1:
                 taps += factor.size
-                executed += (factor.size + 1) // 2 if _folded(factor) else factor.size
+                executed += (factor.size + 1) // 2 if _folded(factor, backend) else factor.size
     return executed / taps if taps else 1.0
 
 

@@ -310,8 +310,8 @@ def test_rank_one_approximation_of_a_non_separable_kernel_reports_its_error():
     assert forced.steps[0].rank_error > 0.01
 
 
-def test_prediction_counts_the_macs_scipy_executes():
-    """Folded (anti)symmetric 1-D passes on numpy and zero weights in direct cost less time."""
+def test_prediction_counts_the_macs_the_backends_execute():
+    """Folded symmetric 1-D passes and zero weights in direct cost less predicted time."""
     from sepconv_cli.engine.planner import executed_share, plan_step
 
     options = ApplyOptions(kernels=("k",)).normalized()
@@ -326,13 +326,17 @@ def test_prediction_counts_the_macs_scipy_executes():
     for backend in ("numpy", "numba"):
         s, a = step(sym, backend), step(asym, backend)
         assert s.ops == a.ops  # the reported op counts follow the textbook definitions
-        share = executed_share(s.parts[0], "separable", backend)
-        assert share == (5 / 9 if backend == "numpy" else 1.0)
-        faster = s.predicted_s["separable"] < a.predicted_s["separable"]
-        assert faster == (backend == "numpy")
+        assert executed_share(s.parts[0], "separable", backend) == 5 / 9
+        assert executed_share(a.parts[0], "separable", backend) == 1.0
+        assert s.predicted_s["separable"] < a.predicted_s["separable"]
+    # scipy also folds antisymmetric kernels; numba pairs palindromes only
     sobel = step([np.array([1.0, 2.0, 1.0]), np.array([-1.0, 0.0, 1.0])], "numpy")
     assert executed_share(sobel.parts[0], "separable", "numpy") == 4 / 6
+    assert executed_share(sobel.parts[0], "separable", "numba") == 5 / 6
     assert executed_share(sobel.parts[0], "direct", "numpy") == 6 / 9
+    even = step([np.ones(4) / 4, np.ones(4) / 4], "numba")
+    assert executed_share(even.parts[0], "separable", "numba") == 0.5
+    assert executed_share(even.parts[0], "separable", "numpy") == 1.0
 
 
 def test_an_empty_image_is_a_clear_error():
