@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sepconv_cli.engine.options import parse_size
 from sepconv_cli.errors import UsageError
 
 #: Working copies of a chunk a filter task holds at once (padded input in compute dtype, the
@@ -55,20 +56,7 @@ def parse_memory(limit: str | int | float | None) -> int | None:
     """
     if limit is None or limit == "":
         return None
-    if isinstance(limit, (int, float)):
-        value = int(limit)
-    else:
-        from dask.utils import parse_bytes
-
-        try:
-            value = int(parse_bytes(str(limit).strip()))
-        except (ValueError, TypeError):
-            raise UsageError(
-                f"--memory-limit {limit!r}: give a size such as 512MiB, 4GB or 2e9"
-            ) from None
-    if value <= 0:
-        raise UsageError(f"--memory-limit {limit!r} must be positive")
-    return value
+    return parse_size(limit)
 
 
 def choose_chunks(

@@ -71,16 +71,21 @@ def parse_size(text: str | int | float) -> int:
     (536870912, 4000000000, 2000000000, 100)
     """
     if isinstance(text, (int, float)):
+        if text <= 0:
+            raise UsageError(f"--memory-limit {text!r} must be positive")
         return int(text)
     value = text.strip().lower().replace(" ", "")
     number = value.rstrip("kmgtib")
     unit = value[len(number) :]
     try:
-        return int(float(number) * _SIZE_UNITS[unit])
-    except (ValueError, KeyError):
+        size = int(float(number) * _SIZE_UNITS[unit])
+    except (ValueError, KeyError, OverflowError):
         raise UsageError(
             f"--memory-limit {text!r}: give a size such as 512MiB, 4GB or 2e9"
         ) from None
+    if size <= 0:
+        raise UsageError(f"--memory-limit {text!r} must be positive")
+    return size
 
 
 @dataclass
