@@ -116,6 +116,11 @@ def dask_runner(
             client = Client(scheduler, timeout="20s")
         except OSError as exc:
             raise UsageError(f"--scheduler {scheduler!r}: cannot connect ({exc})") from exc
+        except (ValueError, TypeError) as exc:  # no port, unknown protocol...
+            raise UsageError(
+                f"--scheduler {scheduler!r}: not a scheduler address ({exc}); "
+                "give e.g. tcp://host:8786"
+            ) from exc
         try:
             n = len(client.scheduler_info().get("workers", {})) or 1
             yield Runner("distributed", n, client, scheduler)
@@ -130,7 +135,7 @@ def dask_runner(
         processes=True,
         memory_limit=per_worker + WORKER_BASELINE if per_worker else "auto",
         dashboard_address=":0",
-        silence_logs=logging.ERROR,
+        silence_logs=logging.CRITICAL,  # task errors reach us through the futures
     )
     client = Client(cluster)
     try:
@@ -526,15 +531,7 @@ def apply_lazy(
         local = runner.kind != "distributed"
         threads = max(1, (os.cpu_count() or 1) // runner.workers) if local else None
         block_fn = PlanFilter(plan, _full_mask(options, plan), threads)
-        chunks = choose_chunks(
-            image.shape,
-            compute.itemsize,
-            plan.halo,
-            chunks=getattr(options, "chunks", None),
-            memory_limit=memory_limit,
-            workers=runner.workers,
-            stored=image.meta.get("zarr_chunks"),
-        )
+        chunks = _chunks_for(image, plan, options, runner.workers)
         if fmt is not None:
             target = ChunkTarget(
                 path,
@@ -565,6 +562,71 @@ def apply_lazy(
     stats.update(output=str(path), output_format=fmt or fmt_name or "by suffix")
     stats["memory_limit"] = memory_limit
     return stats
+
+
+def _chunks_for(image: Any, plan: Any, options: Any, workers: int) -> tuple[int, ...]:
+    """The chunk shape for ``image``: ``--chunks`` or the largest fitting ``--memory-limit``."""
+    return choose_chunks(
+        image.shape,
+        np.dtype(plan.compute_dtype).itemsize,
+        plan.halo,
+        chunks=getattr(options, "chunks", None),
+        memory_limit=parse_memory(getattr(options, "memory_limit", None)),
+        workers=workers,
+        stored=image.meta.get("zarr_chunks"),
+    )
+
+
+def planned_chunks(image: Any, plan: Any, options: Any) -> dict[str, Any]:
+    """What a chunked run of ``plan`` would do, without starting a scheduler (``--dry-run``).
+
+    The chunk shape is chosen as :func:`apply_lazy` chooses it for ``--workers N`` or Dask's
+    threads; for ``--scheduler`` the cluster's size is not known without connecting, so the
+    chunks are sized for one worker (a real run sizes them for the cluster's workers).
+
+    Examples
+    --------
+    >>> from sepconv_cli.engine import ApplyOptions, plan
+    >>> from sepconv_cli.image import Image
+    >>> img = Image(np.zeros((40, 30), np.float32), "yx")
+    >>> p = plan(img, None, ApplyOptions(kernels=("box:size=5",), backend="dask", chunks="20"))
+    >>> d = planned_chunks(img, p, p.options)
+    >>> d["chunks"], d["n_chunks"], round(d["halo_overhead"], 3)
+    ([20, 20], 4, 0.52)
+    """
+    import dask
+
+    scheduler = getattr(options, "scheduler", None)
+    workers = getattr(options, "workers", None)
+    if scheduler:
+        kind, count = "distributed", None
+    elif workers:
+        kind, count = "local-cluster", int(workers)
+    else:
+        kind = "threads"
+        count = int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+    halo = tuple(int(h) for h in plan.halo)
+    chunks = _chunks_for(image, plan, options, count or 1)
+    per_axis = [axis_chunks(n, c) for n, c in zip(image.shape, chunks, strict=True)]
+    voxels = int(np.prod(image.shape, dtype=np.int64))
+    read = int(
+        np.prod(
+            [n + 2 * h * len(c) for n, h, c in zip(image.shape, halo, per_axis, strict=True)],
+            dtype=np.int64,
+        )
+    )
+    return {
+        "backend": "dask",
+        "planned": True,
+        "scheduler": kind,
+        "scheduler_address": scheduler or None,
+        "workers": count,
+        "chunks": list(chunks),
+        "n_chunks": int(np.prod([len(c) for c in per_axis], dtype=np.int64)),
+        "halo": list(halo),
+        "halo_overhead": (read - voxels) / voxels if voxels else 0.0,
+        "voxels": voxels,
+    }
 
 
 def _is_ome(path: Path, fmt_name: str | None) -> bool:
