@@ -160,6 +160,10 @@ def apply_file(
         out, report = execute(image, p, notify=notify)
         report.warnings[:0] = warnings
         report.extra.update(extra)
+        if p.backend == "dask":  # a dry run: the chunks a run would use
+            from sepconv_cli.engine.dask_backend import planned_chunks
+
+            report.extra["dask"] = planned_chunks(image, p, options)
         if not options.dry_run:
             t0 = time.perf_counter()
             inputs = ([] if source == "-" else [source]) + _mask_inputs(options)

@@ -175,8 +175,9 @@ def result_lines(doc: dict[str, Any]) -> list[tuple[str, str]]:
             (
                 "chunks",
                 f"{'x'.join(map(str, dask['chunks']))} ({dask['n_chunks']} chunks), halo "
-                f"overhead {dask['halo_overhead']:.1%}, {dask['scheduler']} scheduler, "
-                f"{dask['workers']} workers" + (f" ({rates})" if rates else ""),
+                f"overhead {dask['halo_overhead']:.1%}, {dask['scheduler']} scheduler"
+                + (f", {dask['workers']} workers" if dask.get("workers") else "")
+                + (f" ({rates})" if rates else ""),
             )
         )
     saving = doc.get("saving_vs_direct")

@@ -183,6 +183,23 @@ class ApplyOptions:
                     f"(choices: {', '.join(choices)})"
                 )
             backend = BACKENDS.canonical(backend)
+        # Options that only the dask backend uses: they select it under auto (a cluster was
+        # asked for) and contradict an in-memory backend instead of being silently ignored.
+        dask_only = [
+            name
+            for name, value in (
+                ("--scheduler", self.scheduler),
+                ("--workers", self.workers),
+                ("--chunks", self.chunks),
+            )
+            if value not in (None, "")
+        ]
+        if dask_only and backend not in ("auto", "dask"):
+            raise UsageError(
+                f"{', '.join(dask_only)} only apply to --backend dask, not --backend {backend}"
+            )
+        if backend == "auto" and (self.scheduler or self.workers):
+            backend = "dask"
         if self.rank is not None and self.rank < 1:
             raise UsageError(f"--rank must be >= 1, got {self.rank}")
         if not math.isfinite(float(self.cval)):

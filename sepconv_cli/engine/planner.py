@@ -465,6 +465,10 @@ def _fixed_backend(image: Image, options: ApplyOptions) -> tuple[str, str, str] 
             raise BackendUnavailableError(
                 "backend 'dask' is not available (pip install 'sepconv-cli[dask]')"
             )
+        if options.scheduler:
+            return "dask", inner_best(), f"--scheduler {options.scheduler}"
+        if options.workers:
+            return "dask", inner_best(), f"--workers {options.workers}"
         return "dask", inner_best(), "--backend dask"
     if options.backend != "auto":
         load_backend(options.backend)

@@ -198,7 +198,7 @@ def execute(
                 f"separable term(s) approximates the kernel (relative error "
                 f"{step.rank_error:.2g} > --tol {p.options.tol:g})"
             )
-    if p.backend == "dask":
+    if p.backend == "dask" and not p.options.dry_run:
         report.warnings.append(
             f"the dask backend streams files (sepconv_cli.pipeline.apply_file); this in-memory "
             f"call ran on {p.inner_backend}"

@@ -72,6 +72,7 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
     for extra, text in (
         (["--chunks", "4x4x4"], "--chunks '4x4x4' gives 3 sizes for 2 axes"),
         (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "not both"),
+        (["--scheduler", "no-port"], "--scheduler 'no-port': not a scheduler address"),
     ):
         proc = subprocess.run(base + extra, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2, proc.stderr
@@ -123,3 +124,25 @@ def test_zarr_store_above_the_limit_is_read_lazily(tmp_path, runner, rng, monkey
     assert reads == [True]
     got = np.asarray(io.read(tmp_path / "out.zarr").data)
     assert np.abs(got - ndi.uniform_filter(x.astype(np.float64), 3, mode="reflect")).max() <= 1e-6
+
+
+def test_dask_options_select_dask_or_contradict_an_in_memory_backend(tmp_path, runner):
+    """--workers/--scheduler under --backend auto mean dask; with --backend numpy or numba
+    they (and --chunks) are a usage error instead of being ignored."""
+    np.save(tmp_path / "a.npy", np.zeros((40, 30), np.float32))
+    base = ["apply", str(tmp_path / "a.npy"), "-k", "box:size=5", "-o", str(tmp_path / "b.npy")]
+    result = runner.invoke(app, [*base, "--backend", "numpy", "--chunks", "8", "--workers", "2"])
+    assert result.exit_code == 2
+    assert "--workers, --chunks only apply to --backend dask" in result.stderr
+    assert not (tmp_path / "b.npy").exists()
+    result = runner.invoke(app, [*base, "--workers", "3", "--chunks", "20", "--dry-run", "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["backend"] == "dask" and "--workers 3" in doc["backend_why"]
+    # The dry run plans the chunks (without starting a cluster) and runs nothing.
+    dask = doc["dask"]
+    assert dask["planned"] and dask["scheduler"] == "local-cluster" and dask["workers"] == 3
+    assert dask["chunks"] == [20, 20] and dask["n_chunks"] == 4
+    assert dask["halo_overhead"] == pytest.approx((48 * 38 - 1200) / 1200)
+    assert not any("streams files" in w for w in doc["warnings"])
+    assert not (tmp_path / "b.npy").exists()
