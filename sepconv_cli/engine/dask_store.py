@@ -136,8 +136,12 @@ class ChunkTarget:
     order: tuple[int, ...] = ()
 
     def create(self) -> ChunkTarget:
-        """Create the empty output at a temporary sibling path; return self."""
-        self.path = Path(self.path)
+        """Create the empty output at a temporary sibling path; return self.
+
+        The path is made absolute: tasks on a cluster's workers write into it from their own
+        working directory.
+        """
+        self.path = Path(self.path).absolute()
         self.dtype = np.dtype(self.dtype)
         if not self.path.parent.is_dir():
             raise FormatError(f"output directory {str(self.path.parent)!r} does not exist")

@@ -276,7 +276,8 @@ def read(path: str | os.PathLike[str], *, axes: str | None = None, lazy: bool = 
 def open_array(image: Image) -> Any:
     """The Zarr array a (lazily) read Zarr image came from, opened read-only by path.
 
-    A zarr array pickles as its path, so distributed workers read their chunks themselves.
+    A zarr array pickles as its path, so distributed workers read their chunks themselves;
+    the path is made absolute, as a worker's working directory is not ours.
 
     Examples
     --------
@@ -291,7 +292,7 @@ def open_array(image: Image) -> Any:
 
     if image.path is None or "zarr_array" not in image.meta:
         raise FormatError("not an image read from a Zarr store")
-    return zarr.open_array(str(Path(image.path) / image.meta["zarr_array"]), mode="r")
+    return zarr.open_array(str(Path(image.path).absolute() / image.meta["zarr_array"]), mode="r")
 
 
 def is_ome_path(path: str | os.PathLike[str]) -> bool:

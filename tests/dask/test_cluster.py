@@ -34,9 +34,10 @@ def deadline():
     signal.signal(signal.SIGALRM, previous)
 
 
-def test_existing_cluster_with_two_worker_processes(tmp_path, rng, deadline):
+def test_existing_cluster_with_two_worker_processes(tmp_path, rng, deadline, monkeypatch):
     """--scheduler ADDRESS: a lazily read TIFF stack is filtered on a two-process cluster
-    started here (workers open the file themselves) into an OME-Zarr store."""
+    started here (workers open the file themselves) into an OME-Zarr store; paths relative
+    to our working directory, which is not the workers', work too."""
     from sepconv_cli import io
     from sepconv_cli.pipeline import apply_file
 
@@ -55,9 +56,10 @@ def test_existing_cluster_with_two_worker_processes(tmp_path, rng, deadline):
             chunks="6x16x40",
             scheduler=cluster.scheduler_address,
         )
-        doc = apply_file(source, tmp_path / "out.ome.zarr", lazy)
+        monkeypatch.chdir(tmp_path)  # the workers were started in another directory
+        doc = apply_file("stack.tif", "out.ome.zarr", lazy)
         # ... and the OME-Zarr store is itself a lazy input the workers read directly.
-        again = apply_file(tmp_path / "out.ome.zarr", tmp_path / "twice.npy", lazy)
+        again = apply_file("out.ome.zarr", "twice.npy", lazy)
     assert again["dask"]["scheduler"] == "distributed"
     twice, _ = apply(io.read(tmp_path / "out.ome.zarr"), None, options)
     assert np.abs(np.load(tmp_path / "twice.npy").astype(np.int64) - twice.data).max() <= 1
