@@ -519,7 +519,6 @@ def apply_lazy(
     fmt_name = getattr(options, "format", None)
     fmt = chunked_format(path, fmt_name) if str(path) != "-" else None
     memory_limit = parse_memory(getattr(options, "memory_limit", None))
-    compute = np.dtype(plan.compute_dtype)
     out_dtype = np.dtype(plan.output_dtype)
     if str(path) != "-":
         sources = [image.path] if image.path and image.path != "-" else []
@@ -544,24 +543,37 @@ def apply_lazy(
                 units=image.units,
                 ome=fmt == "zarr" and _is_ome(path, fmt_name),
             )
-            stats = run_to_target(
-                source_for(image),
-                block_fn,
-                plan.halo,
-                plan.mode,
-                plan.cval,
-                target,
-                chunks=chunks,
-                runner=runner,
-                dtype=compute,
-                finish=_cast_with(plan),
-                progress=progress,
-            )
+            stats = _run_plan(image, plan, block_fn, target, chunks, runner, progress)
         else:
             stats = _via_npy(image, plan, path, fmt_name, block_fn, chunks, runner, progress)
     stats.update(output=str(path), output_format=fmt or fmt_name or "by suffix")
     stats["memory_limit"] = memory_limit
     return stats
+
+
+def _run_plan(
+    image: Any,
+    plan: Any,
+    block_fn: PlanFilter,
+    target: ChunkTarget,
+    chunks: tuple[int, ...],
+    runner: Runner,
+    progress: ProgressFn | None,
+) -> dict[str, Any]:
+    """:func:`run_to_target` for an engine plan: its halo, mode, compute and output dtypes."""
+    return run_to_target(
+        source_for(image),
+        block_fn,
+        plan.halo,
+        plan.mode,
+        plan.cval,
+        target,
+        chunks=chunks,
+        runner=runner,
+        dtype=np.dtype(plan.compute_dtype),
+        finish=_cast_with(plan),
+        progress=progress,
+    )
 
 
 def _chunks_for(image: Any, plan: Any, options: Any, workers: int) -> tuple[int, ...]:
@@ -654,19 +666,7 @@ def _via_npy(
     scratch = folder / f".{path.name}.sepconv-scratch-{os.getpid()}.npy"
     target = ChunkTarget(scratch, "npy", image.shape, np.dtype(plan.output_dtype), chunks)
     try:
-        stats = run_to_target(
-            source_for(image),
-            block_fn,
-            plan.halo,
-            plan.mode,
-            plan.cval,
-            target,
-            chunks=chunks,
-            runner=runner,
-            dtype=np.dtype(plan.compute_dtype),
-            finish=_cast_with(plan),
-            progress=progress,
-        )
+        stats = _run_plan(image, plan, block_fn, target, chunks, runner, progress)
         data = np.load(scratch, mmap_mode="r")
         io.write(image.replace(data=data), path, format=fmt_name)
         del data
