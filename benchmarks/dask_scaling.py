@@ -138,7 +138,7 @@ def _rss_table(folder: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256, help="edge of the cube (voxels)")
-    parser.add_argument("--repeat", type=int, default=2, help="best of N runs")
+    parser.add_argument("--repeat", type=int, default=3, help="median of N runs (default 3)")
     parser.add_argument("--rss", action="store_true", help="out-of-core peak memory table")
     parser.add_argument("--scaling", action="store_true", help="only the 1 -> 2 workers table")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
