@@ -62,6 +62,22 @@ _SIZE_UNITS = {
 }
 
 
+def format_size(nbytes: float) -> str:
+    """A byte count as text in binary units, the inverse of :func:`parse_size`.
+
+    Examples
+    --------
+    >>> format_size(66 * 2**10), format_size(512 * 2**20), format_size(100)
+    ('66 KiB', '512 MiB', '100 B')
+    """
+    value = float(nbytes)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024:
+            return f"{value:.3g} {unit}"
+        value /= 1024
+    return f"{value:.3g} TiB"
+
+
 def parse_size(text: str | int | float) -> int:
     """A byte count from ``"512MiB"``, ``"4GB"``, ``"2e9"`` or a number.
 

@@ -20,7 +20,7 @@ from sepconv_cli.costs.filters import METHODS as COST_METHODS
 from sepconv_cli.costs.filters import method_costs
 from sepconv_cli.engine.costmodel import load_calibration, predict_seconds, startup_seconds
 from sepconv_cli.engine.methods import Part, correlation_origin
-from sepconv_cli.engine.options import ApplyOptions
+from sepconv_cli.engine.options import ApplyOptions, format_size
 from sepconv_cli.errors import SpecError, UsageError
 from sepconv_cli.image import Image
 from sepconv_cli.kernels.base import Kernel
@@ -476,7 +476,7 @@ def _fixed_backend(image: Image, options: ApplyOptions) -> tuple[str, str, str] 
     nbytes = int(np.prod(image.shape)) * np.dtype(image.dtype).itemsize
     limit = options.memory_limit or 0
     if nbytes > limit and importlib.util.find_spec("dask") is not None:
-        why = f"input {nbytes / 2**20:.0f} MiB exceeds the memory limit {limit / 2**20:.0f} MiB"
+        why = f"input {format_size(nbytes)} exceeds the memory limit {format_size(limit)}"
         return "dask", inner_best(), why
     return None
 

@@ -146,3 +146,8 @@ def test_dask_options_select_dask_or_contradict_an_in_memory_backend(tmp_path, r
     assert dask["halo_overhead"] == pytest.approx((48 * 38 - 1200) / 1200)
     assert not any("streams files" in w for w in doc["warnings"])
     assert not (tmp_path / "b.npy").exists()
+    # Above --memory-limit the planner picks dask and says why, in readable sizes.
+    result = runner.invoke(app, [*base, "--memory-limit", "1KiB", "--dry-run", "--json"])
+    doc = json.loads(result.stdout)
+    assert doc["backend"] == "dask"
+    assert doc["backend_why"] == "input 4.69 KiB exceeds the memory limit 1 KiB"
