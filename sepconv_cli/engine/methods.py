@@ -103,8 +103,17 @@ def run_separable(
     backend: ModuleType,
     mode: str,
     cval: float,
+    output: np.ndarray | None = None,
 ) -> np.ndarray:
     """One 1-D correlation pass per axis (a fused pass when the backend offers one).
+
+    ``data`` may be float or a small integer type (read directly, never converted as a whole);
+    ``output`` (default: a new array of ``data``'s dtype when float, else float32) may be
+    float or integer. Integer
+    outputs are rounded half to even and clipped to the type's range — what the numba backend
+    does inside its sweep and what :func:`sepconv_cli.engine.filtering.cast_output` does, so
+    every backend rounds alike. Passes after the first run in place in one float buffer (the
+    output itself when it is float), so no second array of the data's size is allocated.
 
     Examples
     --------
@@ -114,15 +123,23 @@ def run_separable(
     array([[1., 1., 0.],
            [1., 1., 1.],
            [0., 1., 1.]])
+    >>> run_separable(np.array([0, 3, 4], np.uint8), [np.ones(2) / 2], (0,), (0,),
+    ...               load_backend("numpy"), "nearest", 0.0, np.empty(3, np.uint8))
+    array([0, 2, 4], dtype=uint8)
     """
+    out = output
+    if out is None:
+        out = np.empty(data.shape, data.dtype if data.dtype.kind == "f" else np.float32)
     passes, scale = _separable_passes(factors, axes, origins)
     if not passes:
-        return data * data.dtype.type(scale)
+        if out.dtype.kind in "iu":
+            return round_into(data * np.float32(scale), out)
+        return np.multiply(data, out.dtype.type(scale), out=out, casting="unsafe")
     if scale != 1.0:
         first, axis, origin = passes[0]
         passes[0] = (first * scale, axis, origin)
     fused = getattr(backend, "correlate_separable", None)
-    if fused is not None and len(passes) > 1:
+    if fused is not None and (len(passes) > 1 or out.dtype.kind in "iu"):
         return fused(
             data,
             [p[0] for p in passes],
@@ -130,17 +147,31 @@ def run_separable(
             mode,
             cval,
             tuple(p[2] for p in passes),
-            None,
+            out,
         )
-    buffers: list[np.ndarray | None] = [None, None]
+    work = out
+    if out.dtype.kind not in "f":
+        compute = np.float64 if data.dtype == np.float64 else np.float32
+        work = np.empty(data.shape, compute)
     source = data
-    for i, (factor, axis, origin) in enumerate(passes):
-        out = buffers[i % 2]
-        if out is None:
-            out = np.empty_like(data)
-        source = backend.correlate1d(source, factor, axis, mode, cval, origin, out)
-        buffers[i % 2] = source
-    return source
+    for factor, axis, origin in passes:
+        source = backend.correlate1d(source, factor, axis, mode, cval, origin, work)
+    return out if work is out else round_into(work, out)
+
+
+def round_into(values: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """Round ``values`` half to even in place, clip to ``output``'s integer range, store.
+
+    Examples
+    --------
+    >>> round_into(np.array([-3.0, 2.5, 3.5, 300.0]), np.empty(4, np.uint8))
+    array([  0,   2,   4, 255], dtype=uint8)
+    """
+    info = np.iinfo(output.dtype)
+    np.rint(values, out=values)
+    np.clip(values, info.min, info.max, out=values)
+    np.copyto(output, values, casting="unsafe")
+    return output
 
 
 def run_direct(

@@ -13,6 +13,7 @@ from sepconv_cli.engine.filtering import (
     all_finite,
     cast_output,
     filter_array,
+    filter_to_output,
     prepare,
     prepare_mask,
 )
@@ -210,16 +211,20 @@ def execute(
         report.total_s = time.perf_counter() - start
         return image, report
     data = np.asarray(image.data)
-    report.nonfinite = count_nonfinite(data)
+    report.nonfinite = count_nonfinite(data)  # the one NaN/Inf scan of the input
+    finite = report.nonfinite == 0
     numba_status = prepare(p, notify)
     if numba_status:
         report.extra["numba"] = numba_status
     t0 = time.perf_counter()
-    filtered = filter_array(data, p, mask)
-    report.time_s = time.perf_counter() - t0
-    if p.options.verify:
+    if p.options.verify:  # the float result is compared before it is rounded
+        filtered = filter_array(data, p, mask, finite=finite)
+        report.time_s = time.perf_counter() - t0
         report.verify = verify_result(data, filtered, p, mask)
-    out, report.clipped = cast_output(filtered, p)
+        out, report.clipped = cast_output(filtered, p, overwrite=True)
+    else:
+        out, report.clipped = filter_to_output(data, p, mask, finite=finite)
+        report.time_s = time.perf_counter() - t0
     if report.clipped:
         report.warnings.append(
             f"{report.clipped} value(s) rounded/clipped into the {p.output_dtype} range"
