@@ -34,9 +34,6 @@ CHUNKED_SUFFIXES: dict[str, str] = {
     ".zarr": "zarr",
 }
 
-#: tifffile writes BigTIFF above this many bytes of pixel data (classic TIFF offsets are 32-bit).
-BIGTIFF_BYTES = 2**32 - 2**25
-
 
 def chunked_format(path: str | os.PathLike[str], format: str | None = None) -> str | None:
     """Name of the chunk-writable format for ``path`` (``npy``, ``tiff``, ``zarr``) or None.
@@ -189,52 +186,28 @@ class ChunkTarget:
         return tuple(values[i] for i in self.order) if values else values
 
     def _create_tiff(self) -> None:
-        """An uncompressed (Big)TIFF laid out as sepconv's TIFF writer does: axes in
-        ``tzcbyx`` order; ImageJ hyperstack metadata (unit, z spacing, resolution, the
-        ``sepconv_axes``) for uint8/uint16/float32, tifffile's shaped metadata otherwise."""
+        """An uncompressed (Big)TIFF laid out exactly as sepconv's TIFF writer lays out the
+        same image (:func:`~sepconv_cli.io.tiff_format.tiff_layout`: RGB, plain, ImageJ
+        hyperstack or OME-TIFF, with spacing and units), then memory-mapped chunk by chunk."""
         import tifffile
 
-        from sepconv_cli.image import convert_length
+        from sepconv_cli.image import Image
+        from sepconv_cli.io.tiff_format import tiff_layout
 
         axes = self.axes or "zyx"[-len(self.shape) :]
-        if "b" in axes and "c" in axes:
-            raise FormatError(f"TIFF holds one channel axis; axes {axes!r} have both c and b")
-        self.order = tuple(sorted(range(len(axes)), key=lambda i: "tzcbyx".index(axes[i])))
-        placed = "".join(self._permute(tuple(axes)))
-        spacing = self._permute(tuple(self.spacing)) or (None,) * len(axes)
-        units = self._permute(tuple(self.units)) or (None,) * len(axes)
-        tiff_axes = "".join({"b": "C"}.get(a, a.upper()) for a in placed)
-        lengths = [(s, u) for a, s, u in zip(placed, spacing, units, strict=True) if a in "xyz"]
-        unit = next((u for s, u in lengths if s is not None and u is not None), None)
-
-        def length(letter: str) -> float | None:
-            if letter not in placed or spacing[placed.index(letter)] is None:
-                return None
-            value, own = spacing[placed.index(letter)], units[placed.index(letter)]
-            if unit is None or own in (None, unit):
-                return value
-            return convert_length(value, own, unit)
-
-        kwargs: dict[str, Any] = {"photometric": "minisblack"}
-        sx, sy, sz = length("x"), length("y"), length("z")
-        if sx is not None and sy is not None:
-            kwargs["resolution"] = (1.0 / sx, 1.0 / sy)
-        if self.dtype.name in ("uint8", "uint16", "float32"):
-            metadata: dict[str, Any] = {"axes": tiff_axes, "sepconv_axes": placed}
-            if unit is not None:
-                metadata["unit"] = {"um": "micron"}.get(unit, unit)
-            if sz is not None:
-                metadata["spacing"] = sz
-            kwargs.update(imagej=True, metadata=metadata)
-        else:
-            kwargs["metadata"] = {"axes": tiff_axes}
-        shape = self._permute(tuple(self.shape))
-        nbytes = int(np.prod(shape, dtype=np.int64)) * self.dtype.itemsize
+        image = Image(
+            np.broadcast_to(np.zeros((), self.dtype), self.shape),
+            axes,
+            spacing=tuple(self.spacing),
+            units=tuple(self.units),
+        )
+        placed, kwargs = tiff_layout(image, compression=None)
+        self.order = tuple(axes.index(a) for a in placed)
         with warnings.catch_warnings():
             # ImageJ metadata in a BigTIFF (as sepconv's TIFF writer also does above 4 GiB).
             warnings.filterwarnings("ignore", message=".*nonconformant BigTIFF ImageJ")
             mm = tifffile.memmap(
-                self.tmp, shape=shape, dtype=self.dtype, bigtiff=nbytes > BIGTIFF_BYTES, **kwargs
+                self.tmp, shape=self._permute(self.shape), dtype=self.dtype, **kwargs
             )
         del mm
 

@@ -201,19 +201,36 @@ def _length(image: Image, letter: str, unit: str | None) -> float | None:
     return value if own in (None, unit) else convert_length(value, own, unit)
 
 
-def _write(image: Image, paths: tuple[Path, ...]) -> None:
-    import numpy as np
-    import tifffile
+def tiff_layout(image: Image, *, compression: Any = "input") -> tuple[str, dict[str, Any]]:
+    """How sepconv writes ``image`` as TIFF: the stored axis order and ``tifffile`` arguments.
 
-    (path,) = paths
+    RGB(A) ``yxc`` uint8/uint16 images are stored as RGB; plain ``yx``/``zyx`` images without
+    spacing as plain TIFF; otherwise an ImageJ hyperstack (axes ``tzcbyx``; uint8, uint16,
+    float32) or OME-TIFF with the spacing, units and sepconv's axis roles. Only the image's
+    axes, spacing, units, dtype, size and TIFF metadata are used, so the same layout serves
+    whole-array writes and chunk-by-chunk writes into ``tifffile.memmap`` (which pass
+    ``compression=None``; by default the input's compression is kept).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> axes, kwargs = tiff_layout(Image(np.zeros((2, 4, 5), np.uint8), "yxc"))
+    >>> axes, kwargs["photometric"], kwargs["metadata"]["axes"], kwargs["imagej"]
+    ('cyx', 'minisblack', 'CYX', True)
+    >>> tiff_layout(Image(np.zeros((4, 5, 3), np.uint8), "yxc"))[1]["photometric"]
+    'rgb'
+    """
+    import numpy as np
+
     if image.dtype.name not in _TIFF_DTYPES:
         raise FormatError(f"TIFF cannot hold {image.dtype} data")
     if "b" in image.axes and "c" in image.axes:
         raise FormatError(f"TIFF holds one channel axis; axes {image.axes!r} have both c and b")
     tiff_meta = image.meta.get("tiff", {})
+    nbytes = int(np.prod(image.shape, dtype=np.int64)) * image.dtype.itemsize
     options: dict[str, Any] = {
-        "compression": tiff_meta.get("compression"),
-        "bigtiff": image.data.nbytes > 2**32 - 2**25,
+        "compression": tiff_meta.get("compression") if compression == "input" else compression,
+        "bigtiff": nbytes > 2**32 - 2**25,
     }
     rgb = (
         image.axes.endswith("yxc")
@@ -234,9 +251,14 @@ def _write(image: Image, paths: tuple[Path, ...]) -> None:
         and not (rgb and image.dtype.name != "uint8")
     )
     order = "tzcbyx" if not rgb else "tzyxc"
-    data, axes = transpose_to(image, order)
+    axes = "".join(letter for letter in order if letter in image.axes)
+    if len(axes) != image.ndim:
+        missing = next(a for a in image.axes if a not in order)
+        raise FormatError(f"axes {image.axes!r}: cannot place axis {missing!r}")
     placed = image.replace(
-        data=data,
+        data=np.broadcast_to(
+            np.zeros((), image.dtype), tuple(image.shape[image.axes.index(a)] for a in axes)
+        ),
         axes=axes,
         spacing=tuple(image.spacing[image.axes.index(a)] for a in axes),
         units=tuple(image.units[image.axes.index(a)] for a in axes),
@@ -263,11 +285,9 @@ def _write(image: Image, paths: tuple[Path, ...]) -> None:
                 metadata["tunit"] = placed.units[t_index]
         if sx is not None and sy is not None:
             options["resolution"] = (1.0 / sx, 1.0 / sy)
-        tifffile.imwrite(path, np.asarray(data), imagej=True, metadata=metadata, **options)
-        return
+        return axes, {**options, "imagej": True, "metadata": metadata}
     if plain:
-        tifffile.imwrite(path, np.asarray(data), metadata=None, **options)
-        return
+        return axes, {**options, "metadata": None}
     metadata = {"axes": tiff_axes, "Description": f"sepconv_axes={axes}"}
     for letter, value in zip("XYZ", (sx, sy, sz), strict=True):
         if value is not None:
@@ -276,7 +296,17 @@ def _write(image: Image, paths: tuple[Path, ...]) -> None:
     if dt is not None:
         metadata["TimeIncrement"] = dt
         metadata["TimeIncrementUnit"] = placed.units[t_index] or "s"
-    tifffile.imwrite(path, np.asarray(data), ome=True, metadata=metadata, **options)
+    return axes, {**options, "ome": True, "metadata": metadata}
+
+
+def _write(image: Image, paths: tuple[Path, ...]) -> None:
+    import numpy as np
+    import tifffile
+
+    (path,) = paths
+    axes, kwargs = tiff_layout(image)
+    data, _ = transpose_to(image, axes)
+    tifffile.imwrite(path, np.asarray(data), **kwargs)
 
 
 register_format(

@@ -67,6 +67,51 @@ def test_ome_zarr_output_of_channel_last_image_is_transposed(tmp_path, rng):
     np.testing.assert_array_equal(arr[...], np.moveaxis(x * 2, 2, 0))
 
 
+@pytest.mark.parametrize(
+    ("shape", "axes", "dtype", "spacing"),
+    [
+        ((30, 41, 3), "yxc", np.uint8, ()),  # RGB, no spacing: a plain RGB TIFF
+        ((2, 6, 20, 24), "tzyx", np.float32, (1.5, 2.0, 0.5, 0.5)),  # ImageJ hyperstack
+        ((20, 24, 7), "yxb", np.int16, (None, None, 10.0)),  # int16 cube: OME-TIFF
+    ],
+)
+def test_chunked_tiff_is_laid_out_as_the_tiff_writer_does(
+    tmp_path, rng, shape, axes, dtype, spacing
+):
+    """A TIFF written chunk by chunk has the axes, photometric, flavour and spacing of the
+    same image written whole by sepconv's TIFF writer (one layout function for both)."""
+    import tifffile
+
+    from sepconv_cli.image import Image
+
+    x = rng.integers(0, 100, shape).astype(dtype)
+    units = tuple({"t": "s", "b": "nm"}.get(a, "um") if spacing else None for a in axes)
+    image = Image(x, axes, spacing=spacing, units=units if spacing else ())
+    io.write(image, tmp_path / "whole.tif")
+    target = ChunkTarget(
+        tmp_path / "chunked.tif",
+        "tiff",
+        x.shape,
+        x.dtype,
+        x.shape,
+        axes=image.axes,
+        spacing=image.spacing,
+        units=image.units,
+    )
+    with dask_runner() as runner:
+        run_to_target(
+            x, lambda b: b, (0,) * x.ndim, "reflect", 0, target, chunks=(5,) * x.ndim, runner=runner
+        )
+    whole, chunked = io.read(tmp_path / "whole.tif"), io.read(tmp_path / "chunked.tif")
+    assert chunked.axes == whole.axes and sorted(chunked.axes) == sorted(axes)
+    assert chunked.spacing == whole.spacing and chunked.units == whole.units
+    np.testing.assert_array_equal(np.asarray(chunked.data), np.asarray(whole.data))
+    with tifffile.TiffFile(tmp_path / "whole.tif") as a, tifffile.TiffFile(target.path) as b:
+        assert a.series[0].axes == b.series[0].axes
+        assert a.pages[0].photometric == b.pages[0].photometric
+        assert (a.is_imagej, a.is_ome) == (b.is_imagej, b.is_ome)
+
+
 def test_sources_memmap_zarr_and_dask(tmp_path, rng):
     """Whole-file memory maps are re-mapped per read; Zarr and Dask inputs are read in regions."""
     x = rng.random((30, 25)).astype(np.float32)
