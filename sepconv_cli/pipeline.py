@@ -121,7 +121,7 @@ def apply_file(
     """
     from sepconv_cli.engine.planner import plan
     from sepconv_cli.engine.report import Report
-    from sepconv_cli.engine.run import execute
+    from sepconv_cli.engine.run import add_count_warnings, execute
     from sepconv_cli.io import read, write
 
     start = time.perf_counter()
@@ -146,6 +146,8 @@ def apply_file(
         stats = apply_lazy(image, p, target, options, progress=progress)
         report = Report(p, time_s=time.perf_counter() - t0, warnings=warnings)
         report.clipped = int(stats.get("clipped", 0))
+        report.nonfinite = int(stats.get("nonfinite", 0))
+        add_count_warnings(report, p)
         report.extra.update(extra, dask=stats, write_s=None)
         report.extra["time_includes_write"] = True
         if options.verify and target == "-":

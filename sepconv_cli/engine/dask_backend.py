@@ -173,8 +173,11 @@ def _chunk_task(
     target: ChunkTarget,
 ) -> dict[str, Any]:
     """Read one chunk with its halo, filter, cut the halo, cast, write; return its stats."""
+    from sepconv_cli.engine.run import count_nonfinite
+
     start = time.perf_counter()
     block = read_padded(source, region, halo, mode, cval, dtype)
+    nonfinite = count_nonfinite(trim_halo(block, halo))  # this chunk's own input values
     if getattr(block_fn, "takes_region", False):
         filtered = block_fn(block, region)
     else:
@@ -187,6 +190,7 @@ def _chunk_task(
         "voxels": int(out.size),
         "read": int(block.size),
         "clipped": int(clipped),
+        "nonfinite": nonfinite,
     }
 
 
@@ -365,6 +369,7 @@ def _summarise(
         "halo_overhead": (read - voxels) / voxels if voxels else 0.0,
         "voxels": voxels,
         "clipped": sum(r["clipped"] for r in results),
+        "nonfinite": sum(r["nonfinite"] for r in results),
         "seconds": wall,
         "voxels_per_second": voxels / wall if wall > 0 else None,
         "per_worker": workers,

@@ -59,6 +59,25 @@ def count_nonfinite(data: np.ndarray) -> int:
     return int(data.size - np.count_nonzero(np.isfinite(data)))
 
 
+def add_count_warnings(report: Report, p: Plan) -> None:
+    """Warn about the clipped output values and non-finite inputs a run counted (any backend).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> r = SimpleNamespace(clipped=3, nonfinite=0, warnings=[])
+    >>> add_count_warnings(r, SimpleNamespace(output_dtype="uint8", nan="propagate"))
+    >>> r.warnings
+    ['3 value(s) rounded/clipped into the uint8 range']
+    """
+    if report.clipped:
+        report.warnings.append(
+            f"{report.clipped} value(s) rounded/clipped into the {p.output_dtype} range"
+        )
+    if report.nonfinite:
+        report.warnings.append(f"{report.nonfinite} non-finite input value(s) (--nan {p.nan})")
+
+
 def _crop_window(shape: tuple[int, ...], limit: int) -> list[tuple[int, int]]:
     sizes = list(shape)
     while int(np.prod(sizes)) > limit:
@@ -225,11 +244,6 @@ def execute(
     else:
         out, report.clipped = filter_to_output(data, p, mask, finite=finite)
         report.time_s = time.perf_counter() - t0
-    if report.clipped:
-        report.warnings.append(
-            f"{report.clipped} value(s) rounded/clipped into the {p.output_dtype} range"
-        )
-    if report.nonfinite:
-        report.warnings.append(f"{report.nonfinite} non-finite input value(s) (--nan {p.nan})")
+    add_count_warnings(report, p)
     report.total_s = time.perf_counter() - start
     return image.replace(data=out), report

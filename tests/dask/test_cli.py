@@ -151,3 +151,24 @@ def test_dask_options_select_dask_or_contradict_an_in_memory_backend(tmp_path, r
     doc = json.loads(result.stdout)
     assert doc["backend"] == "dask"
     assert doc["backend_why"] == "input 4.69 KiB exceeds the memory limit 1 KiB"
+
+
+def test_counts_and_warnings_match_the_in_memory_run(tmp_path, runner, rng):
+    """Non-finite inputs and clipped outputs are counted over the chunks (each voxel once,
+    halos excluded) and warned about as the in-memory run does."""
+    x = rng.random((30, 40)).astype(np.float32) * 200
+    x[3, 4], x[29, 39], x[15, 0] = np.nan, np.inf, -np.inf
+    np.save(tmp_path / "a.npy", x)
+    docs = []
+    for extra in ([], ["--backend", "dask", "--chunks", "4x7"]):
+        args = ["apply", str(tmp_path / "a.npy"), "-k", "box:size=3", "--dtype", "uint8"]
+        out = tmp_path / f"out{len(docs)}.npy"
+        result = runner.invoke(app, [*args, *extra, "--mode", "wrap", "-o", str(out), "--json"])
+        assert result.exit_code == 0, result.stderr
+        docs.append(json.loads(result.stdout))
+    memory, chunked = docs
+    assert chunked["backend"] == "dask" and chunked["dask"]["n_chunks"] == 8 * 6
+    assert chunked["nonfinite"] == memory["nonfinite"] == 3
+    assert chunked["clipped"] == memory["clipped"] > 0
+    assert chunked["warnings"] == memory["warnings"]
+    np.testing.assert_array_equal(np.load(tmp_path / "out1.npy"), np.load(tmp_path / "out0.npy"))
