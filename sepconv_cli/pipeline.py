@@ -144,6 +144,7 @@ def apply_file(
 
         t0 = time.perf_counter()
         stats = apply_lazy(image, p, target, options, progress=progress)
+        warnings += stats.pop("warnings", [])
         report = Report(p, time_s=time.perf_counter() - t0, warnings=warnings)
         report.clipped = int(stats.get("clipped", 0))
         report.nonfinite = int(stats.get("nonfinite", 0))

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from sepconv_cli.boundary import canonical_mode
-from sepconv_cli.engine.dask_chunks import axis_chunks, choose_chunks, parse_memory
+from sepconv_cli.engine.dask_chunks import axis_chunks, choose_chunks, parse_memory, working_bytes
 from sepconv_cli.engine.dask_overlap import trim_halo
 from sepconv_cli.engine.dask_sources import as_source, padded_indices, read_padded, source_for
 from sepconv_cli.engine.dask_store import ChunkTarget, chunked_format
@@ -553,7 +553,30 @@ def apply_lazy(
             stats = _via_npy(image, plan, path, fmt_name, block_fn, chunks, runner, progress)
     stats.update(output=str(path), output_format=fmt or fmt_name or "by suffix")
     stats["memory_limit"] = memory_limit
+    at_once = min(runner.workers, stats["n_chunks"])
+    stats["warnings"] = _memory_warnings(chunks, plan, at_once, memory_limit)
     return stats
+
+
+def _memory_warnings(
+    chunks: Sequence[int], plan: Any, at_once: int, memory_limit: int | None
+) -> list[str]:
+    """A warning when the chunks in flight need more than ``--memory-limit`` (e.g. a large
+    ``--chunks``): the tasks running at once each hold a few padded copies of their chunk."""
+    from sepconv_cli.engine.options import format_size
+
+    if not memory_limit:
+        return []
+    itemsize = np.dtype(plan.compute_dtype).itemsize
+    per_task = working_bytes(chunks, plan.halo, itemsize)
+    if per_task * at_once <= memory_limit:
+        return []
+    shape = "x".join(map(str, chunks))
+    return [
+        f"chunks {shape} need about {format_size(per_task)} per task, {at_once} at once: "
+        f"more than --memory-limit {format_size(memory_limit)}; give smaller --chunks or "
+        "fewer workers"
+    ]
 
 
 def _run_plan(

@@ -59,6 +59,18 @@ def parse_memory(limit: str | int | float | None) -> int | None:
     return parse_size(limit)
 
 
+def working_bytes(chunks: Sequence[int], halo: Sequence[int], itemsize: int) -> int:
+    """Memory one filter task holds for a chunk: ``WORKING_COPIES`` padded copies.
+
+    Examples
+    --------
+    >>> working_bytes((64, 64, 64), (8, 8, 8), 4) / 2**20
+    11.71875
+    """
+    padded = np.prod([int(c) + 2 * int(h) for c, h in zip(chunks, halo, strict=True)], dtype=float)
+    return int(padded) * max(itemsize, 4) * WORKING_COPIES
+
+
 def choose_chunks(
     shape: Sequence[int],
     itemsize: int,
@@ -100,8 +112,7 @@ def choose_chunks(
         out = list(shape)
 
         def working(c: list[int]) -> int:
-            padded = np.prod([ci + 2 * h for ci, h in zip(c, halo, strict=True)], dtype=float)
-            return int(padded) * max(itemsize, 4) * WORKING_COPIES
+            return working_bytes(c, halo, itemsize)
 
         # Leading axes are not split below max(16, 2 x halo), the last (contiguous) axis not
         # below 1024 samples, while another axis can be: rows of whole pages keep reads and

@@ -172,3 +172,18 @@ def test_counts_and_warnings_match_the_in_memory_run(tmp_path, runner, rng):
     assert chunked["clipped"] == memory["clipped"] > 0
     assert chunked["warnings"] == memory["warnings"]
     np.testing.assert_array_equal(np.load(tmp_path / "out1.npy"), np.load(tmp_path / "out0.npy"))
+
+
+def test_chunks_above_the_memory_limit_are_warned_about(tmp_path, runner):
+    """An explicit --chunks whose tasks need more than --memory-limit runs, with a warning."""
+    np.save(tmp_path / "a.npy", np.ones((64, 64, 64), np.float32))
+    args = ["apply", str(tmp_path / "a.npy"), "-k", "gaussian:sigma=2", "--backend", "dask"]
+    out = ["-o", str(tmp_path / "b.npy"), "--json", "--memory-limit", "4MiB"]
+    doc = json.loads(runner.invoke(app, [*args, *out, "--chunks", "64"]).stdout)
+    # (64 + 2 x 8)^3 float32 samples x 6 working copies = 11.7 MiB for the one task.
+    assert doc["warnings"] == [
+        "chunks 64x64x64 need about 11.7 MiB per task, 1 at once: more than --memory-limit "
+        "4 MiB; give smaller --chunks or fewer workers"
+    ]
+    doc = json.loads(runner.invoke(app, [*args, *out]).stdout)
+    assert doc["warnings"] == [] and doc["dask"]["n_chunks"] > 1
