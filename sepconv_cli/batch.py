@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import glob
-import multiprocessing
 import os
 import re
 import signal
@@ -43,13 +42,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sepconv_cli.errors import ExitCode, SepconvError, UsageError
+
+if TYPE_CHECKING:  # the pool is imported only when a batch runs in worker processes
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 #: File-name suffixes made of several dots that count as one extension.
 COMPOUND_SUFFIXES = (".nii.gz", ".hdr.gz", ".img.gz", ".ome.tiff", ".ome.tif", ".ome.zarr")
@@ -873,6 +873,10 @@ class _Runner:
         siblings were running are retried once each, alone, in a fresh pool; a file that kills
         its worker again is reported as failed.
         """
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
+
         running: dict[Future[dict[str, Any]], tuple[ProcessPoolExecutor, Task]] = {}
         pool: ProcessPoolExecutor | None = None
         submitted = 0
@@ -939,6 +943,9 @@ class _Runner:
     ) -> None:
         """Stop after an interruption: SIGTERM the workers (their writers clean up), count
         what still finishes within a grace period, SIGKILL the rest, remove their temp files."""
+        from concurrent.futures import wait
+        from concurrent.futures.process import BrokenProcessPool
+
         processes = [p for pool in pools for p in getattr(pool, "_processes", {}).values()]
         for process in processes:
             with contextlib.suppress(OSError, ValueError):
