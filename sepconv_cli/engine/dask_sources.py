@@ -113,7 +113,8 @@ class DaskSource:
         return np.asarray(self.array[key].compute(scheduler="synchronous"))
 
 
-_TIFF_ARRAYS: dict[str, Any] = {}
+#: Open stores by path: (the file version they were opened for, the Zarr array).
+_TIFF_ARRAYS: dict[str, tuple[Any, Any]] = {}
 _TIFF_LOCK = threading.Lock()
 
 
@@ -122,7 +123,8 @@ class TiffSource:
     """Series 0, level 0 of a TIFF file read region by region through tifffile's Zarr store.
 
     Picklable (only the path travels), so distributed workers open the file themselves; each
-    process keeps one open store per file, as parsing a long stack's pages once is enough.
+    process keeps one open store per file, as parsing a long stack's pages once is enough,
+    and opens it again when the file has changed (a new file at the same path).
 
     Examples
     --------
@@ -139,15 +141,17 @@ class TiffSource:
     dtype: np.dtype
 
     def _array(self) -> Any:
+        info = os.stat(self.path)
+        version = (info.st_ino, info.st_size, info.st_mtime_ns)
         with _TIFF_LOCK:
-            array = _TIFF_ARRAYS.get(self.path)
-            if array is None:
+            opened, array = _TIFF_ARRAYS.get(self.path, (None, None))
+            if opened != version:
                 import tifffile
                 import zarr
 
                 node = zarr.open(tifffile.imread(self.path, aszarr=True), mode="r")
                 array = node if hasattr(node, "shape") else node["0"]
-                _TIFF_ARRAYS[self.path] = array
+                _TIFF_ARRAYS[self.path] = (version, array)
         return array
 
     def __getitem__(self, key: Any) -> np.ndarray:

@@ -139,6 +139,20 @@ def test_sources_memmap_zarr_and_dask(tmp_path, rng):
         assert np.abs(np.load(out) - reference).max() <= 1e-6
 
 
+def test_tiff_source_sees_a_new_file_at_the_same_path(tmp_path):
+    """The per-process open TIFF store is reopened when the file is replaced (atomic writes
+    give a new file): a second run in one process reads the new pixels, not the old."""
+    from sepconv_cli.engine import ApplyOptions
+    from sepconv_cli.image import Image
+    from sepconv_cli.pipeline import apply_file
+
+    options = ApplyOptions(kernels=("box:size=3",), backend="dask")
+    for value in (0, 100):
+        io.write(Image(np.full((4, 16, 16), value, np.uint16), "zyx"), tmp_path / "in.tif")
+        apply_file(tmp_path / "in.tif", tmp_path / f"out{value}.npy", options)
+        np.testing.assert_array_equal(np.load(tmp_path / f"out{value}.npy"), value)
+
+
 def test_progress_counts_every_chunk(tmp_path, rng):
     x = rng.random((40, 10)).astype(np.float32)
     seen = []
