@@ -25,7 +25,23 @@ def _should_read_lazily(input_path: str, options: ApplyOptions) -> bool:
         size = os.path.getsize(input_path)
     except OSError:
         return False
-    return size > (options.memory_limit or 0)
+    limit = options.memory_limit or 0
+    return size > limit or _tiff_pixel_bytes(input_path) > limit
+
+
+def _tiff_pixel_bytes(path: str) -> int:
+    """Uncompressed bytes of a TIFF's first series (0 for other files): a compressed stack
+    can hold many times its file size, and it can be read lazily, page by page."""
+    with open(path, "rb") as handle:
+        if handle.read(4) not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+            return 0
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            return int(tif.series[0].nbytes) if tif.series else 0
+    except Exception:  # a damaged file: the reader reports it properly
+        return 0
 
 
 def _mask_inputs(options: ApplyOptions) -> list[str]:

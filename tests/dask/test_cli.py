@@ -187,3 +187,31 @@ def test_chunks_above_the_memory_limit_are_warned_about(tmp_path, runner):
     ]
     doc = json.loads(runner.invoke(app, [*args, *out]).stdout)
     assert doc["warnings"] == [] and doc["dask"]["n_chunks"] > 1
+
+
+def test_compressed_tiff_above_the_limit_is_read_lazily(tmp_path, monkeypatch):
+    """A deflate-compressed stack holds far more than its file size: its pixel bytes, not
+    the file's, decide that it is read lazily (page by page) rather than loaded whole."""
+    import tifffile
+
+    import sepconv_cli.io
+    from sepconv_cli.engine import ApplyOptions
+    from sepconv_cli.pipeline import apply_file
+
+    x = np.zeros((64, 128, 128), np.uint16)  # 2 MiB of pixels
+    x[:, ::7, ::5] = 1000
+    tifffile.imwrite(tmp_path / "in.tif", x, compression="zlib")
+    assert (tmp_path / "in.tif").stat().st_size < 2**20 < x.nbytes
+    reads = []
+    original = sepconv_cli.io.read
+
+    def spy(path, *args, lazy=False, **kwargs):
+        reads.append(lazy)
+        return original(path, *args, lazy=lazy, **kwargs)
+
+    monkeypatch.setattr(sepconv_cli.io, "read", spy)
+    options = ApplyOptions(kernels=("gaussian:sigma=1",), memory_limit="1MiB")
+    doc = apply_file(tmp_path / "in.tif", tmp_path / "out.npy", options)
+    assert reads == [True] and doc["backend"] == "dask"
+    expected = ndi.gaussian_filter(x.astype(np.float64), 1.0, mode="reflect")
+    assert np.abs(np.load(tmp_path / "out.npy") - expected).max() <= 1.0
