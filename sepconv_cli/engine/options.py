@@ -30,18 +30,29 @@ NAN_POLICIES.register("zero", "NaN/Inf are replaced by 0 before filtering")
 PRECISIONS = ("float32", "float64")
 
 
+def physical_memory() -> int:
+    """The machine's physical memory in bytes (8 GiB when the system does not say).
+
+    Examples
+    --------
+    >>> physical_memory() > 0
+    True
+    """
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
 def default_memory_limit() -> int:
     """A quarter of the physical memory, in bytes (above it the planner picks dask).
 
     Examples
     --------
-    >>> default_memory_limit() > 0
+    >>> default_memory_limit() == physical_memory() // 4
     True
     """
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4)
-    except (ValueError, OSError, AttributeError):
-        return 2 * 2**30
+    return physical_memory() // 4
 
 
 _SIZE_UNITS = {
@@ -79,25 +90,36 @@ def format_size(nbytes: float) -> str:
 
 
 def parse_size(text: str | int | float) -> int:
-    """A byte count from ``"512MiB"``, ``"4GB"``, ``"2e9"`` or a number.
+    """A byte count from ``"512MiB"``, ``"4GB"``, ``"2e9"``, ``"50%"`` (of the physical
+    memory) or a number.
 
     Examples
     --------
     >>> parse_size("512MiB"), parse_size("4GB"), parse_size("2e9"), parse_size(100)
     (536870912, 4000000000, 2000000000, 100)
+    >>> parse_size("50%") == physical_memory() // 2
+    True
     """
     if isinstance(text, (int, float)):
         if text <= 0:
             raise UsageError(f"--memory-limit {text!r} must be positive")
         return int(text)
     value = text.strip().lower().replace(" ", "")
+    if value.endswith("%"):
+        try:
+            share = float(value[:-1])
+        except ValueError:
+            share = -1.0
+        if not 0 < share <= 100:
+            raise UsageError(f"--memory-limit {text!r}: give a share of RAM in (0, 100]%")
+        return int(physical_memory() * share / 100)
     number = value.rstrip("kmgtib")
     unit = value[len(number) :]
     try:
         size = int(float(number) * _SIZE_UNITS[unit])
     except (ValueError, KeyError, OverflowError):
         raise UsageError(
-            f"--memory-limit {text!r}: give a size such as 512MiB, 4GB or 2e9"
+            f"--memory-limit {text!r}: give a size such as 512MiB, 4GB, 2e9 or 50%"
         ) from None
     if size <= 0:
         raise UsageError(f"--memory-limit {text!r} must be positive")

@@ -84,9 +84,12 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
 
 def test_parse_memory():
     assert parse_memory("128MiB") == 128 * 2**20 and parse_memory("2GB") == 2 * 10**9
-    for bad in ("lots", "-5MB"):
+    for bad in ("lots", "-5MB", "0%", "150%", "half%"):
         with pytest.raises(UsageError, match="--memory-limit"):
             parse_memory(bad)
+    from sepconv_cli.engine.options import physical_memory
+
+    assert parse_memory("25%") == physical_memory() // 4
 
 
 def test_zarr_store_above_the_limit_is_read_lazily(tmp_path, runner, rng, monkeypatch):
