@@ -122,6 +122,7 @@ def dask_runner(
                 "give e.g. tcp://host:8786"
             ) from exc
         try:
+            _check_workers(client, scheduler)
             n = len(client.scheduler_info().get("workers", {})) or 1
             yield Runner("distributed", n, client, scheduler)
         finally:
@@ -143,6 +144,37 @@ def dask_runner(
     finally:
         client.close()
         cluster.close()
+
+
+def _check_workers(client: Any, scheduler: str) -> None:
+    """Refuse a cluster whose workers cannot import this sepconv-cli (or run another
+    version of it): their tasks would fail one by one with an unpickling error."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def probe() -> str:  # a local function: shipped by value, runs without sepconv_cli
+        try:
+            import importlib.metadata
+
+            import sepconv_cli  # noqa: F401
+
+            return importlib.metadata.version("sepconv-cli")
+        except Exception as exc:  # noqa: BLE001 - reported below
+            return f"cannot import sepconv_cli ({type(exc).__name__}: {exc})"
+
+    try:
+        ours = version("sepconv-cli")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return
+    found = client.run(probe)
+    bad = {address: got for address, got in sorted(found.items()) if got != ours}
+    if bad:
+        address, got = next(iter(bad.items()))
+        what = got if got.startswith("cannot") else f"runs sepconv-cli {got}"
+        raise SepconvError(
+            f"--scheduler {scheduler!r}: worker {address} {what}, this is sepconv-cli "
+            f"{ours} ({len(bad)} of {len(found)} workers differ); install the same "
+            "sepconv-cli on the workers"
+        )
 
 
 def _worker_name() -> str:

@@ -119,3 +119,29 @@ def test_scheduler_and_workers_are_exclusive():
         pass
     with pytest.raises(UsageError, match="--workers must be >= 1"), dask_runner(None, 0):
         pass
+
+
+def test_workers_without_this_sepconv_are_refused():
+    """A cluster whose workers cannot import sepconv_cli (or run another version) is refused
+    with one message before any task is sent; the probe runs on each worker."""
+    from importlib.metadata import version
+
+    from sepconv_cli.engine.dask_backend import _check_workers
+    from sepconv_cli.errors import SepconvError
+
+    class FakeClient:
+        def __init__(self, answers):
+            self.answers = answers
+
+        def run(self, probe):
+            # The probe itself answers for this process (sepconv_cli importable).
+            assert probe() == version("sepconv-cli")
+            return self.answers
+
+    ours = version("sepconv-cli")
+    _check_workers(FakeClient({"tcp://a:1": ours, "tcp://b:1": ours}), "tcp://s:1")
+    missing = "cannot import sepconv_cli (ModuleNotFoundError: no module named 'sepconv_cli')"
+    with pytest.raises(SepconvError, match=r"worker tcp://b:1 cannot import sepconv_cli.*1 of 2"):
+        _check_workers(FakeClient({"tcp://a:1": ours, "tcp://b:1": missing}), "tcp://s:1")
+    with pytest.raises(SepconvError, match=r"worker tcp://a:1 runs sepconv-cli 0\.0\.1"):
+        _check_workers(FakeClient({"tcp://a:1": "0.0.1"}), "tcp://s:1")
