@@ -175,9 +175,14 @@ def round_into(values: np.ndarray, output: np.ndarray) -> np.ndarray:
 
 
 def run_direct(
-    data: np.ndarray, part: Part, backend: ModuleType, mode: str, cval: float
+    data: np.ndarray,
+    part: Part,
+    backend: ModuleType,
+    mode: str,
+    cval: float,
+    output: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Correlate with the full N-D kernel.
+    """Correlate with the full N-D kernel (into ``output`` when given).
 
     Examples
     --------
@@ -187,7 +192,7 @@ def run_direct(
     array([1., 3., 5., 3.])
     """
     weights, origin = part.expanded(data.ndim)
-    return backend.correlate(data, weights, mode, cval, origin, None)
+    return backend.correlate(data, weights, mode, cval, origin, output)
 
 
 def run_lowrank(
@@ -334,8 +339,12 @@ def run_method(
     backend: ModuleType,
     mode: str,
     cval: float,
+    output: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Correlate ``data`` (float32/float64) with ``part`` by ``method``; a new array.
+    """Correlate ``data`` (float32/float64) with ``part`` by ``method``.
+
+    The result is a new array, or ``output`` (of ``data``'s shape and dtype) for the direct
+    and separable methods when given; lowrank and FFT ignore it.
 
     A constant mode with a non-zero ``cval`` runs as ``filter(data - cval, cval=0) + cval *
     sum(weights)``, so every method treats the outside as one N-D constant region.
@@ -350,15 +359,17 @@ def run_method(
     """
     if mode == "constant" and cval != 0.0:
         shifted = data - data.dtype.type(cval)
-        result = run_method(shifted, part, method, backend, mode, 0.0)
+        result = run_method(shifted, part, method, backend, mode, 0.0, output)
         result += data.dtype.type(cval * _weights_sum(part, method))
         return result
     if method == "direct":
-        return run_direct(data, part, backend, mode, cval)
+        return run_direct(data, part, backend, mode, cval, output)
     if method == "separable":
         if part.factors is None:
             raise ValueError("separable method needs the kernel's 1-D factors")
-        return run_separable(data, part.factors, part.axes, part.origin, backend, mode, cval)
+        return run_separable(
+            data, part.factors, part.axes, part.origin, backend, mode, cval, output
+        )
     if method == "lowrank":
         return run_lowrank(data, part, backend, mode, cval)
     if method == "fft":

@@ -12,6 +12,7 @@ import numpy as np
 from sepconv_cli.engine.filtering import (
     all_finite,
     cast_output,
+    check_out,
     filter_array,
     filter_to_output,
     prepare,
@@ -156,6 +157,8 @@ def apply(
     image: Image,
     kernels: Sequence[Kernel | str] | None = None,
     options: ApplyOptions | None = None,
+    *,
+    out: np.ndarray | None = None,
 ) -> tuple[Image, Report]:
     """Filter an image with kernels (in order) by the cheapest correct method.
 
@@ -168,6 +171,11 @@ def apply(
         Kernel objects or specs; None uses ``options.kernels``.
     options
         Method, backend, mode, NaN policy, mask, dtype... (:class:`ApplyOptions`).
+    out
+        Optional array of the image's shape and the output dtype (``report.plan.output_dtype``),
+        not overlapping the input, that receives the result: reusing one across calls (a
+        batch, a stream of frames) saves touching fresh memory, which on large arrays costs
+        as much as the filtering itself.
 
     Returns
     -------
@@ -187,17 +195,22 @@ def apply(
     """
     start = time.perf_counter()
     p = plan(image, kernels, options or ApplyOptions())
-    image, report = execute(image, p)
+    image, report = execute(image, p, out=out)
     report.total_s = time.perf_counter() - start
     return image, report
 
 
 def execute(
-    image: Image, p: Plan, *, notify: Callable[[str], None] | None = None
+    image: Image,
+    p: Plan,
+    *,
+    notify: Callable[[str], None] | None = None,
+    out: np.ndarray | None = None,
 ) -> tuple[Image, Report]:
     """Run an existing plan on an in-memory image (what :func:`apply` does after planning).
 
-    ``notify(text)`` hears about slow one-off work before it starts (a first numba compile).
+    ``notify(text)`` hears about slow one-off work before it starts (a first numba compile);
+    ``out`` receives the result as in :func:`apply`.
 
     Examples
     --------
@@ -230,6 +243,8 @@ def execute(
         report.total_s = time.perf_counter() - start
         return image, report
     data = np.asarray(image.data)
+    if out is not None:
+        check_out(out, data, p)
     report.nonfinite = count_nonfinite(data)  # the one NaN/Inf scan of the input
     finite = report.nonfinite == 0
     numba_status = prepare(p, notify)
@@ -240,10 +255,13 @@ def execute(
         filtered = filter_array(data, p, mask, finite=finite)
         report.time_s = time.perf_counter() - t0
         report.verify = verify_result(data, filtered, p, mask)
-        out, report.clipped = cast_output(filtered, p, overwrite=True)
+        result, report.clipped = cast_output(filtered, p, overwrite=True)
+        if out is not None:
+            np.copyto(out, result)
+            result = out
     else:
-        out, report.clipped = filter_to_output(data, p, mask, finite=finite)
+        result, report.clipped = filter_to_output(data, p, mask, finite=finite, out=out)
         report.time_s = time.perf_counter() - t0
     add_count_warnings(report, p)
     report.total_s = time.perf_counter() - start
-    return image.replace(data=out), report
+    return image.replace(data=result), report

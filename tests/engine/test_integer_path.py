@@ -201,3 +201,60 @@ def test_peak_memory_is_input_plus_output_plus_ten_percent(backend, axes, shape,
         assert extra <= out_bytes + 4 * data.size + allowance
     else:
         assert extra <= out_bytes + allowance
+
+
+@pytest.mark.parametrize(
+    ("dtype", "axes", "shape", "options"),
+    [
+        ("float32", "yx", (40, 50), ApplyOptions()),
+        ("uint8", "yxc", (30, 20, 3), ApplyOptions()),
+        ("uint16", "yx", (30, 20), ApplyOptions(method="fft")),
+        ("float32", "yx", (40, 50), ApplyOptions(nan="ignore", mode="constant", cval=2.0)),
+        ("float64", "zyx", (6, 7, 8), ApplyOptions(method="direct")),
+    ],
+)
+def test_out_receives_the_same_result(backend, dtype, axes, shape, options):
+    import dataclasses
+
+    data = random_data(np.random.default_rng(9), shape, dtype)
+    if dtype == "float32":
+        data[2, 3] = np.nan
+    options = dataclasses.replace(options, backend=backend, kernels=("gaussian:sigma=1",))
+    image = Image(data, axes)
+    want, report = apply(image, None, options)
+    out = np.full(shape, 7, report.plan.output_dtype)
+    got, again = apply(image, None, options, out=out)
+    assert got.data is out and again.clipped == report.clipped
+    np.testing.assert_array_equal(out, want.data)
+
+
+def test_bad_out_is_a_usage_error():
+    from sepconv_cli.errors import UsageError
+
+    data = np.zeros((8, 9), np.float32)
+    image = Image(data, "yx")
+    read_only = np.zeros((8, 9), np.float32)
+    read_only.flags.writeable = False
+    for out, fragment in [
+        (np.zeros((9, 8), np.float32), "shape 8x9, got float32 9x8"),
+        (np.zeros((8, 9), np.float64), "float32 array"),
+        (read_only, "(read-only)"),
+        ([[0.0] * 9] * 8, "got list"),
+        (data, "must not overlap the input"),
+    ]:
+        with pytest.raises(UsageError, match="^out: ") as info:
+            apply(image, ["gaussian:sigma=1"], out=out)
+        assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(("dtype", "shape"), [("float32", (1024, 1024)), ("uint8", (8192, 96))])
+def test_a_reused_out_adds_no_array_of_the_data_size(backend, dtype, shape):
+    if dtype == "uint8" and backend == "numpy":
+        pytest.skip("scipy's integer path writes one float32 buffer (tested above)")
+    data = random_data(np.random.default_rng(10), shape, dtype)
+    image = Image(data, "yx")
+    options = ApplyOptions(backend=backend, kernels=("gaussian:sigma=2",))
+    out = np.empty_like(data)
+    apply(image, None, options, out=out)
+    extra = _peak_extra(lambda: apply(image, None, options, out=out))
+    assert extra <= 0.1 * (data.nbytes + out.nbytes)
