@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,13 @@ HELP = (
     "measured on this machine; every method gives the same result for every --mode. A report "
     "(shape, kernel rank, sigma in voxels, op counts per method, time, GMAC/s) goes to "
     "stderr; --json prints it on stdout.\n\n"
-    "Example: sepconv apply scan.nii.gz -k gaussian:fwhm=6mm -o smooth.nii.gz"
+    "Many files: give several INPUTs, folders (-r recurses), quoted globs ('scans/**/*.nii.gz'), "
+    "@list.txt (one path per line) or '-' (stdin); -o is then a folder whose layout mirrors "
+    "the inputs'. Files run in --jobs worker processes; a bad file is reported and the batch "
+    "goes on. Exit codes: 0 all done, 1 nothing done, 2 usage error, 3 some files failed, "
+    "130 interrupted.\n\n"
+    "Examples: sepconv apply scan.nii.gz -k gaussian:fwhm=6mm -o smooth.nii.gz ; "
+    "sepconv apply -r scans/ -k gaussian:fwhm=6mm -o smoothed/ --name '{stem}_s6{ext}' --json"
 )
 
 
@@ -77,12 +84,34 @@ def emit_report(
 
 
 def apply_command(
-    inputs: list[str] = typer.Argument(..., metavar="INPUT...", help="Input file ('-': stdin)."),
+    inputs: list[str] = typer.Argument(
+        ...,
+        metavar="INPUT...",
+        help="Input files, folders, quoted globs, @list.txt, or '-' (stdin).",
+    ),
     kernels: list[str] = typer.Option(
         [], "-k", "--kernel", metavar="SPEC", help="Kernel spec; repeat to chain (see `kernel`)."
     ),
     output: str | None = typer.Option(
-        None, "-o", "--output", help="Output file ('-': stdout, needs --format)."
+        None,
+        "-o",
+        "--output",
+        help="Output file ('-': stdout, needs --format); a folder for several inputs.",
+    ),
+    recursive: bool = typer.Option(
+        False, "-r", "--recursive", help="Descend into sub-folders of folder inputs."
+    ),
+    name: str = typer.Option(
+        "{stem}{ext}",
+        "--name",
+        help="Output file name in the -o folder: {stem} {ext} {name} {parent} {format}.",
+    ),
+    jobs: int | None = typer.Option(
+        None, "--jobs", "-j", help="Worker processes for several files (default: one per core)."
+    ),
+    fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first bad file."),
+    skip_existing: bool = typer.Option(
+        False, "--skip-existing", help="Leave inputs whose output already exists."
     ),
     method: str = typer.Option(
         "auto", "--method", "-m", help="auto | direct | separable | lowrank | fft."
@@ -136,12 +165,16 @@ def apply_command(
         False, "--verify", help="Also compare with a float64 direct reference."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; compute nothing."),
-    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
+    json_out: bool = typer.Option(
+        False, "--json", help="Print the report as JSON on stdout (JSON lines for a batch)."
+    ),
     report_file: Path | None = typer.Option(
         None, "--report", metavar="FILE", help="Write the JSON report to FILE."
     ),
     fmt: str | None = typer.Option(None, "--format", "-f", help="Output format name."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No report on stderr."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No report or progress on stderr; only errors."
+    ),
 ) -> None:
     from sepconv_cli.errors import UsageError
 
@@ -170,8 +203,33 @@ def apply_command(
         dry_run=dry_run,
         format=fmt,
     )
-    if len(inputs) > 1:
-        raise UsageError("batch mode not available yet: give one INPUT")
+    from sepconv_cli.batch import check_specs, expand_inputs, is_batch, plan_outputs, stop_signals
+
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"--jobs must be >= 1, got {jobs}")
+    check_specs(options)
+    found = expand_inputs(inputs, recursive=recursive)
+    if is_batch(found, output, name):
+        import functools
+
+        from sepconv_cli.batch import apply_task
+        from sepconv_cli.cli.progress import run_batch_command
+
+        code = run_batch_command(
+            found,
+            output,
+            functools.partial(apply_task, options=options),
+            name_template=name,
+            format=fmt,
+            jobs=jobs,
+            fail_fast=fail_fast,
+            skip_existing=skip_existing,
+            json_out=json_out,
+            quiet=quiet,
+            report_file=report_file,
+            dry_run=dry_run,
+        )
+        raise typer.Exit(code)
     if output is None and not dry_run:
         raise UsageError("no output given: use -o FILE (or -o - with --format)")
     if output == "-" and json_out:
@@ -179,9 +237,15 @@ def apply_command(
     from sepconv_cli.cli.console import message
     from sepconv_cli.pipeline import apply_file
 
-    with chunk_progress(enabled=not quiet) as progress:
+    if output is not None:
+        plan_outputs(found, output, format=fmt)  # refuses an output equal to the input
+        if skip_existing and output != "-" and os.path.exists(output):
+            if not quiet:
+                message(f"sepconv: {output} exists; skipped (--skip-existing)")
+            return
+    with stop_signals(), chunk_progress(enabled=not quiet) as progress:  # SIGTERM as Ctrl-C
         doc = apply_file(
-            inputs[0], output, options, progress=progress, notify=None if quiet else message
+            found[0].path, output, options, progress=progress, notify=None if quiet else message
         )
     emit_report(doc, json_out=json_out, report_file=report_file, quiet=quiet)
 
