@@ -32,7 +32,7 @@ def summary_line(summary: Any, *, done_word: str = "done") -> str:
     head = "sepconv: interrupted: " if summary.interrupted else "sepconv: "
     text = (
         f"{head}{summary.done} {done_word}, {summary.skipped} skipped, {summary.failed} failed "
-        f"of {summary.total} files in {summary.elapsed_s:.2f} s"
+        f"of {summary.total} file{'' if summary.total == 1 else 's'} in {summary.elapsed_s:.2f} s"
     )
     rate = f"{summary.done / summary.elapsed_s:.1f} files/s, " if summary.elapsed_s > 0 else ""
     text += f" ({rate}{si(summary.macs, 'MAC')})"
