@@ -277,3 +277,29 @@ def test_500_small_files_memory_stays_flat(tmp_path: Path) -> None:
     rss = [r["peak_rss_mb"] for r in records]
     assert max(rss) < 400, max(rss)  # MB per worker process
     assert max(rss[-100:]) <= max(rss[:100]) + 20  # no growth from file to file
+
+
+def test_single_file_skip_existing_and_folder_output(runner, mixed: Path, tmp_path: Path) -> None:
+    photo = str(mixed / "photo.png")
+    target = tmp_path / "smooth.png"
+    target.write_bytes(b"keep me")
+    args = ["apply", photo, "-k", "box:size=3", "--skip-existing"]
+    result = runner.invoke(app, [*args, "-o", str(target)])
+    assert result.exit_code == 0 and "skipped" in result.stderr
+    assert target.read_bytes() == b"keep me"
+    into = runner.invoke(app, ["apply", photo, "-k", "box:size=3", "-o", f"{tmp_path}/new/"])
+    assert into.exit_code == 0, into.stderr
+    assert (tmp_path / "new" / "photo.png").is_file()
+    onto = runner.invoke(app, ["apply", photo, "-k", "box:size=3", "-o", photo])
+    assert onto.exit_code == 2 and "would overwrite the input" in onto.stderr
+
+
+def test_report_file_holds_the_json_lines(runner, mixed: Path, tmp_path: Path) -> None:
+    only_good(mixed)
+    report = tmp_path / "batch.jsonl"
+    args = ["apply", "-r", str(mixed), "-k", "box:size=3", "-o", str(tmp_path / "out")]
+    result = runner.invoke(app, [*args, "--report", str(report), "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    records, summary = json_lines(report.read_text())
+    assert len(records) == 4 and summary["done"] == 4
+    assert result.stdout == "" and result.stderr == ""
