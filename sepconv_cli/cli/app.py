@@ -71,6 +71,9 @@ app = typer.Typer(
     cls=ErrorMappingGroup,
     no_args_is_help=True,
     add_completion=False,
+    # Plain Click help: Rich-rendered help imports rich.markdown and markdown_it and more than
+    # doubles the start-up of `sepconv --help` (issue 6 keeps it under 2x `import typer, rich`).
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
     help=(
         "Filter images, volumes and hyperspectral cubes with convolution kernels, "
@@ -106,7 +109,7 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        app(prog_name="sepconv")
     except KeyboardInterrupt:
         print("sepconv: interrupted", file=sys.stderr, flush=True)
         sys.exit(int(ExitCode.INTERRUPTED))
