@@ -249,23 +249,30 @@ def write(
             )
         fmt = found
     _require_writable(fmt)
+    options = fmt.write_options(format) if format is not None and fmt.write_options else {}
     outputs = fmt.output_paths(target)
     sources: list[Any] = list(inputs) + list(image.meta.get("source_files", []))
     refuse_inputs(outputs, sources)
     assert fmt.write is not None
     if fmt.directory:  # a store directory: the format renames a temporary sibling itself
         check_output_folder(target, directory=True)
-        _guarded_write(fmt, image, outputs, target)
+        _guarded_write(fmt, image, outputs, target, options)
         return
     with atomic_paths(outputs) as temps:
-        _guarded_write(fmt, image, temps, target)
+        _guarded_write(fmt, image, temps, target, options)
 
 
-def _guarded_write(fmt: FileFormat, image: Image, paths: tuple[Path, ...], label: Any) -> None:
+def _guarded_write(
+    fmt: FileFormat,
+    image: Image,
+    paths: tuple[Path, ...],
+    label: Any,
+    options: dict[str, Any] | None = None,
+) -> None:
     """Run ``fmt.write``; name the target (not a temporary file) in any error."""
     assert fmt.write is not None
     try:
-        fmt.write(image, paths)
+        fmt.write(image, paths, **(options or {}))
     except (MemoryError, KeyboardInterrupt):
         raise
     except SepconvError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sepconv_cli.errors import FormatError, UsageError
 from sepconv_cli.registry import Registry
@@ -46,8 +46,12 @@ class FileFormat:
         ``read(path, lazy=...)`` -> :class:`~sepconv_cli.image.Image`; it may raise anything on bad
         content (the caller turns it into a :class:`~sepconv_cli.errors.FormatError`).
     write
-        ``write(image, paths)`` writes ``image`` to the (temporary) ``paths`` that
+        ``write(image, paths, **options)`` writes ``image`` to the (temporary) ``paths`` that
         ``output_paths`` returned for the target, or None for read-only formats.
+    write_options
+        ``write_options(name)`` -> the keyword ``options`` for ``write`` when ``--format`` asked
+        for this format by ``name`` (an alias can name a flavour: ``ngff`` is OME-Zarr); not
+        called when the format comes from the suffix.
     output_paths
         The files a write to ``path`` creates (ENVI writes a header and a binary).
     supports_lazy
@@ -73,7 +77,8 @@ class FileFormat:
     suffixes: tuple[str, ...]
     sniff: Callable[[bytes, Path], bool]
     read: Callable[..., Image]
-    write: Callable[[Image, tuple[Path, ...]], None] | None = None
+    write: Callable[..., None] | None = None
+    write_options: Callable[[str], dict[str, Any]] | None = None
     output_paths: Callable[[Path], tuple[Path, ...]] = _single_output
     supports_lazy: bool = False
     streamable: bool = True

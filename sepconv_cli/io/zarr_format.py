@@ -7,10 +7,11 @@ Reading
     ``lazy=True`` returns a Dask array over the store's own chunks.
 Writing
     Zarr format 2 (what NGFF 0.4 requires and what zarr-python 2 and 3 both read). A ``.ome.zarr``
-    path (or ``ome=True``) writes a single-scale OME-Zarr image whose axes are put in NGFF order
-    (t, c, z, y, x); a plain ``.zarr`` keeps the array order and stores axes, spacing and units in
-    the ``sepconv`` attribute. A store is a directory, so "atomic" means: written to a hidden
-    temporary sibling directory, renamed at the end.
+    path or ``--format ome-zarr``/``ngff`` (``ome=True``) writes a single-scale OME-Zarr image
+    whose axes are put in NGFF order (t, c, z, y, x); otherwise (``.zarr``, ``--format zarr``)
+    the array order is kept and axes, spacing and units go in the ``sepconv`` attribute. A store
+    is a directory, so "atomic" means: written to a hidden temporary sibling directory, renamed
+    at the end.
 """
 
 from __future__ import annotations
@@ -295,6 +296,10 @@ def open_array(image: Image) -> Any:
     return zarr.open_array(str(Path(image.path).absolute() / image.meta["zarr_array"]), mode="r")
 
 
+#: ``--format`` names (after lower-casing and dropping ``-``/``_``) that ask for OME-Zarr.
+OME_NAMES = frozenset({"omezarr", "ngff"})
+
+
 def is_ome_path(path: str | os.PathLike[str]) -> bool:
     """True for a ``.ome.zarr`` path.
 
@@ -304,6 +309,17 @@ def is_ome_path(path: str | os.PathLike[str]) -> bool:
     (True, False)
     """
     return str(path).lower().rstrip("/").endswith(".ome.zarr")
+
+
+def is_ome_name(format: str) -> bool:
+    """True when ``--format format`` asks for OME-Zarr (``ome-zarr``, ``omezarr``, ``ngff``).
+
+    Examples
+    --------
+    >>> is_ome_name("OME-Zarr"), is_ome_name("ngff"), is_ome_name("zarr")
+    (True, True, False)
+    """
+    return format.lower().replace("-", "").replace("_", "") in OME_NAMES
 
 
 def default_chunks(shape: tuple[int, ...], itemsize: int, target_bytes: int = 2**22) -> tuple:
@@ -388,9 +404,15 @@ def _read(path: Path, *, lazy: bool = False) -> Image:
     return read(path, lazy=lazy)
 
 
-def _write(image: Image, paths: tuple[Path, ...]) -> None:
+def _write(image: Image, paths: tuple[Path, ...], *, ome: bool | None = None) -> None:
     (path,) = paths
-    write(image, path)
+    write(image, path, ome=ome)
+
+
+def _write_options(name: str) -> dict[str, Any]:
+    """``--format ome-zarr``/``ngff`` asks for OME-Zarr whatever the suffix; ``zarr`` leaves
+    it to the suffix (``.ome.zarr``)."""
+    return {"ome": True} if is_ome_name(name) else {}
 
 
 register_format(
@@ -404,6 +426,7 @@ register_format(
         sniff=_sniff,
         read=_read,
         write=_write,
+        write_options=_write_options,
         supports_lazy=True,
         streamable=False,
         directory=True,
