@@ -68,14 +68,17 @@ def plan_text(result: dict[str, Any]) -> str:
     >>> plan_text({"report": {"method": "separable", "backend": "numpy", "macs": 2_000_000,
     ...                       "saving_vs_direct": 4.5}})
     'separable/numpy, 2 MMAC, 4.5x fewer FLOPs than direct'
+    >>> plan_text({"report": {"method": "fft", "backend": "numpy", "macs": 9_000,
+    ...                       "saving_vs_direct": 0.25}})
+    'fft/numpy, 9 kMAC, 4x more FLOPs than direct'
     """
-    from sepconv_cli.cli.report import si
+    from sepconv_cli.cli.report import saving_text, si
 
     report = result.get("report") or {}
     text = f"{report.get('method')}/{report.get('backend')}, {si(report.get('macs'), 'MAC')}"
     saving = report.get("saving_vs_direct")
     if saving:
-        text += f", {saving:.1f}x fewer FLOPs than direct"
+        text += f", {saving_text(saving)}"
     return text
 
 

@@ -81,3 +81,19 @@ def test_summary_line_when_interrupted() -> None:
         "sepconv: interrupted: 4 done, 0 skipped, 0 failed of 10 files in 2.00 s "
         "(2.0 files/s, 2.5 GMAC); 6 not run"
     )
+
+
+@pytest.mark.parametrize(
+    ("saving", "words"),
+    [
+        (4.5, "4.5x fewer FLOPs than direct"),
+        (1.0, "as many FLOPs as direct"),
+        (0.04, "25x more FLOPs than direct"),
+    ],
+)
+def test_plan_text_says_when_a_method_costs_more_than_direct(saving: float, words: str) -> None:
+    result = {
+        "report": {"method": "fft", "backend": "numpy", "macs": 10, "saving_vs_direct": saving}
+    }
+    assert progress.plan_text(result) == f"fft/numpy, 10 MAC, {words}"
+    assert "0.0x" not in progress.plan_text(result)
