@@ -40,7 +40,8 @@ def build_options(**values: Any) -> Any:
 def chunk_progress(*, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     """A ``progress(done, total)`` callback drawing a Rich bar for chunked (dask) runs.
 
-    None when disabled or when stderr is not a terminal (or NO_COLOR is set).
+    None when disabled or when stderr is not a terminal (or NO_COLOR is set). The bar starts
+    at the first call, which only a chunked run makes: an in-memory run shows no bar.
     """
     from sepconv_cli.cli.console import err_console, stderr_is_interactive
 
@@ -49,20 +50,29 @@ def chunk_progress(*, enabled: bool) -> Iterator[Callable[[int, int], None] | No
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    with Progress(
-        "chunks",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("filter", total=None)
+    bar: Progress | None = None
+    task: Any = None
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+    def update(done: int, total: int) -> None:
+        nonlocal bar, task
+        if bar is None:
+            bar = Progress(
+                "chunks",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=err_console(),
+                transient=True,
+            )
+            task = bar.add_task("filter", total=total, completed=done)
+            bar.start()
+        bar.update(task, completed=done, total=total)
 
+    try:
         yield update
+    finally:
+        if bar is not None:
+            bar.stop()
 
 
 def emit_report(

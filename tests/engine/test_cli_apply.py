@@ -309,3 +309,32 @@ def test_rich_report_prints_brackets_literally_and_costlier_methods(monkeypatch)
     for expected in ("/data/[red]/scan[1].npy", "[spatial yx]", "sepconv-cli[numba]"):
         assert expected in text
     assert "x more FLOPs than direct" in text and "0.0x" not in text
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+def test_chunk_progress_bar_only_for_chunked_runs(volume, tmp_path, monkeypatch, backend):
+    import io
+
+    from rich.console import Console
+
+    from sepconv_cli.cli import console as console_module
+    from sepconv_cli.cli.apply import chunk_progress
+    from sepconv_cli.engine.options import ApplyOptions
+    from sepconv_cli.pipeline import apply_file
+
+    path, _ = volume
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=True, width=100)
+    monkeypatch.setattr(console_module, "stderr_is_interactive", lambda: True)
+    monkeypatch.setattr(console_module, "err_console", lambda: console)
+    chunks = "4" if backend == "dask" else None
+    options = ApplyOptions(kernels=("box:size=3",), backend=backend, chunks=chunks)
+    with chunk_progress(enabled=True) as progress:
+        doc = apply_file(path, tmp_path / "o.npy", options, progress=progress)
+    assert doc["backend"] == backend
+    if backend == "dask":
+        n = doc["dask"]["n_chunks"]
+        assert "chunks" in stream.getvalue() and f"{n}/{n}" in stream.getvalue()
+        assert "0/?" not in stream.getvalue()
+    else:
+        assert stream.getvalue() == ""  # no "chunks 0/?" bar for an in-memory run
