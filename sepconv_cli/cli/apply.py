@@ -162,14 +162,22 @@ def apply_command(
         None, "--spacing", help="Spatial spacing for physical units, e.g. 2x2x1mm (overrides)."
     ),
     memory_limit: str | None = typer.Option(
-        None, "--memory-limit", help="Above this input size use dask (default: RAM/4)."
+        None,
+        "--memory-limit",
+        help="Above this input size use dask; a size (512MiB, 4GB) or a share of RAM (50%); "
+        "also sizes the chunks (default: a quarter of the RAM).",
     ),
     chunks: str | None = typer.Option(None, "--chunks", help="Dask chunk shape, e.g. 256x256."),
     scheduler: str | None = typer.Option(
-        None, "--scheduler", help="Dask scheduler address (tcp://host:8786)."
+        None,
+        "--scheduler",
+        help="Dask scheduler address (tcp://host:8786); selects the dask backend.",
     ),
     workers: int | None = typer.Option(
-        None, "--workers", min=1, help="Local dask worker processes."
+        None,
+        "--workers",
+        min=1,
+        help="Local dask worker processes (a LocalCluster); selects the dask backend.",
     ),
     verify: bool = typer.Option(
         False, "--verify", help="Also compare with a float64 direct reference."

@@ -338,3 +338,15 @@ def test_chunk_progress_bar_only_for_chunked_runs(volume, tmp_path, monkeypatch,
         assert "0/?" not in stream.getvalue()
     else:
         assert stream.getvalue() == ""  # no "chunks 0/?" bar for an in-memory run
+
+
+def apply_help(runner) -> str:
+    result = runner.invoke(app, ["apply", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    return " ".join(result.stdout.split())
+
+
+def test_help_memory_limit_takes_a_share_and_dask_options_select_dask(runner):
+    text = apply_help(runner)
+    assert "share of RAM (50%)" in text and "RAM/4" not in text
+    assert text.count("selects the dask backend") == 2  # --scheduler and --workers
