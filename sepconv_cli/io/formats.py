@@ -62,6 +62,9 @@ class FileFormat:
         The "file" is a directory (a Zarr store): its sniffer gets ``head=b""`` and the path of
         the directory, and its ``write`` gets the final path and must be atomic itself (write a
         temporary sibling, then rename).
+    markers
+        For a directory format: the files, one of which marks a directory as this format
+        (named in the error for a directory that has none; see :func:`not_a_store`).
     aliases
         Other names accepted by ``--format``.
 
@@ -83,6 +86,7 @@ class FileFormat:
     supports_lazy: bool = False
     streamable: bool = True
     directory: bool = False
+    markers: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
 
     @property
@@ -155,16 +159,42 @@ def sniff(head: bytes, path: Path) -> FileFormat | None:
     return None
 
 
+def not_a_store(path: str | Path, fmt: FileFormat) -> FormatError:
+    """The error for ``path`` (a file, or a directory without ``fmt.markers``) read as ``fmt``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sepconv_cli.io import FORMATS
+    >>> empty = Path(tempfile.mkdtemp()) / "empty.zarr"
+    >>> empty.mkdir()
+    >>> print(str(not_a_store(empty, FORMATS.get("zarr"))).split(": ", 1)[1])
+    is a directory but not a Zarr store (it has no .zarray, .zgroup or zarr.json)
+    >>> print(not_a_store("scan.tif", FORMATS.get("zarr")))
+    scan.tif: not a Zarr store (a directory holding .zarray, .zgroup or zarr.json)
+    """
+    *first, last = fmt.markers
+    names = f"{', '.join(first)} or {last}" if first else last
+    kind = fmt.name.capitalize()
+    if Path(path).is_dir():
+        return FormatError(f"{path}: is a directory but not a {kind} store (it has no {names})")
+    return FormatError(f"{path}: not a {kind} store (a directory holding {names})")
+
+
 def read_head(path: Path) -> bytes:
     """The first :data:`SNIFF_BYTES` of ``path`` after checking it is a non-empty regular file.
 
-    A directory that a directory format (Zarr) recognises gives ``b""``.
+    A directory that a directory format (Zarr) recognises gives ``b""``; any other directory
+    is refused naming the files that would make it one.
     """
     if not path.exists():
         raise FormatError(f"{path}: no such file")
     if path.is_dir():
-        if any(fmt.directory and fmt.sniff(b"", path) for _, fmt in FORMATS):
+        stores = [fmt for _, fmt in FORMATS if fmt.directory]
+        if any(fmt.sniff(b"", path) for fmt in stores):
             return b""
+        if stores:
+            raise not_a_store(path, stores[0])
         raise FormatError(f"{path}: is a directory, not a file")
     try:
         with open(path, "rb") as handle:

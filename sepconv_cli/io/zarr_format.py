@@ -23,10 +23,12 @@ from typing import Any
 
 from sepconv_cli.errors import FormatError
 from sepconv_cli.image import AXIS_ROLES, Image, normalize_unit, validate_axes
-from sepconv_cli.io.formats import FileFormat, register_format
+from sepconv_cli.io.formats import FileFormat, not_a_store, register_format
 
 NAME = "zarr"
 SUFFIXES = (".zarr", ".ome.zarr")
+#: Files that make a directory a Zarr store: format 2 array and group, format 3 node.
+MARKERS = (".zarray", ".zgroup", "zarr.json")
 
 #: our unit -> NGFF (UDUNITS-2) unit name.
 NGFF_UNITS: dict[str, str] = {
@@ -48,7 +50,7 @@ _DEFAULT_AXES = {1: "x", 2: "yx", 3: "zyx", 4: "czyx", 5: "tczyx"}
 
 
 def _marker_files(path: Path) -> set[str]:
-    return {".zarray", ".zgroup", "zarr.json"} & {p.name for p in path.iterdir()}
+    return set(MARKERS) & {p.name for p in path.iterdir()}
 
 
 def sniff(path: str | os.PathLike[str]) -> bool:
@@ -199,7 +201,7 @@ def _open(path: Path) -> Any:
     import zarr
 
     if not sniff(path):
-        raise FormatError(f"{str(path)!r} is not a Zarr store (no .zarray, .zgroup or zarr.json)")
+        raise not_a_store(path, ZARR)
     try:
         return zarr.open(str(path), mode="r")
     except Exception as exc:  # zarr raises many kinds for a damaged store
@@ -415,14 +417,14 @@ def _write_options(name: str) -> dict[str, Any]:
     return {"ome": True} if is_ome_name(name) else {}
 
 
-register_format(
+ZARR = register_format(
     FileFormat(
         name=NAME,
         description=(
             "Zarr store (directory; .ome.zarr = OME-Zarr NGFF 0.4 image, level 0 read): "
             "lazy, chunked, any size"
         ),
-        suffixes=(".zarr", ".ome.zarr"),
+        suffixes=SUFFIXES,
         sniff=_sniff,
         read=_read,
         write=_write,
@@ -430,6 +432,7 @@ register_format(
         supports_lazy=True,
         streamable=False,
         directory=True,
+        markers=MARKERS,
         aliases=("ome-zarr", "omezarr", "ngff"),
     )
 )

@@ -130,9 +130,43 @@ def test_missing_file(cli, tmp_path):
     _convert_fails(cli, tmp_path, tmp_path / "nope.png", 1, "nope.png", "no such file")
 
 
-def test_folder_given_as_file(cli, tmp_path):
-    (tmp_path / "folder").mkdir()
-    _convert_fails(cli, tmp_path, tmp_path / "folder", 1, "folder", "is a directory")
+MARKERS = (".zarray", ".zgroup", "zarr.json")
+
+
+@pytest.mark.parametrize("name", ["folder", "empty.zarr", "cube.ome.zarr"])
+def test_directory_without_zarr_markers(cli, tmp_path, name):
+    """A directory can only be a Zarr store: one without markers is refused naming them."""
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "notes.txt").write_text("not zarr")
+    words = (name, "is a directory but not a Zarr store", *MARKERS)
+    _convert_fails(cli, tmp_path, tmp_path / name, 1, *words)
+    result = cli("info", tmp_path / name)
+    assert result.exit_code == 1
+    _one_error_line(result, *words)
+
+
+def test_directory_without_zarr_markers_in_apply_both_backends(cli, tmp_path):
+    (tmp_path / "empty.zarr").mkdir()
+    for backend in ("numpy", "dask"):
+        result = cli(
+            "apply",
+            tmp_path / "empty.zarr",
+            "-k",
+            "box:size=3",
+            "-o",
+            tmp_path / "o.npy",
+            "--backend",
+            backend,
+        )
+        assert result.exit_code == 1, result.stderr
+        _one_error_line(result, "empty.zarr", "not a Zarr store", *MARKERS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.zarr"]
+
+
+def test_file_read_as_zarr_is_not_a_store(cli, tmp_path, png_file):
+    result = cli("info", png_file, "--format", "zarr")
+    assert result.exit_code == 1
+    _one_error_line(result, "ok.png", "not a Zarr store (a directory holding", *MARKERS)
 
 
 def test_output_folder_missing(cli, tmp_path, png_file):
