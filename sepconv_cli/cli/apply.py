@@ -75,8 +75,49 @@ def chunk_progress(*, enabled: bool) -> Iterator[Callable[[int, int], None] | No
             bar.stop()
 
 
+def check_report_path(
+    report_file: str | None,
+    *,
+    json_out: bool,
+    output: str | None,
+    inputs: list[str],
+) -> None:
+    """Refuse a bad ``--report`` before any work is done (exit 2, or 1 for a missing folder).
+
+    ``-`` (stdout) cannot go with ``--json`` or ``-o -``; a file must be creatable in a
+    writable folder (as an output) and be neither an input nor the output.
+
+    Examples
+    --------
+    >>> check_report_path("-", json_out=False, output="out.npy", inputs=["in.npy"])
+    >>> check_report_path("-", json_out=True, output="out.npy", inputs=["in.npy"])
+    Traceback (most recent call last):
+    ...
+    sepconv_cli.errors.UsageError: --report - and --json both print the report on stdout; give one
+    """
+    from sepconv_cli.errors import SepconvError, UsageError
+    from sepconv_cli.io.atomic import check_output_folder, refuse_inputs
+
+    if report_file is None:
+        return
+    if report_file == "-":
+        if json_out:
+            raise UsageError("--report - and --json both print the report on stdout; give one")
+        if output == "-":
+            raise UsageError("--report - and -o - both want stdout; use --report FILE")
+        return
+    target = Path(report_file)
+    try:
+        check_output_folder(target)
+        refuse_inputs([target], inputs)
+    except SepconvError as exc:  # say which option: the same rules as for an output
+        raise type(exc)(f"--report {exc}") from None
+    if output not in (None, "-") and Path(output).resolve() == target.resolve():
+        raise UsageError(f"--report {report_file}: is the output file; choose another path")
+
+
 def emit_report(
-    doc: dict[str, Any], *, json_out: bool, report_file: Path | None, quiet: bool
+    doc: dict[str, Any], *, json_out: bool, report_file: str | None, quiet: bool
 ) -> None:
     """Show one run's report: stderr (unless quiet), stdout as JSON, and/or a JSON file."""
     from sepconv_cli.cli.console import print_json, to_json
@@ -186,8 +227,12 @@ def apply_command(
     json_out: bool = typer.Option(
         False, "--json", help="Print the report as JSON on stdout (JSON lines for a batch)."
     ),
-    report_file: Path | None = typer.Option(
-        None, "--report", metavar="FILE", help="Write the JSON report to FILE."
+    report_file: str | None = typer.Option(
+        None,
+        "--report",
+        metavar="FILE",
+        help="Also write the JSON report to FILE (JSON lines for a batch); '-': stdout, "
+        "as --json (not with --json or -o -).",
     ),
     fmt: str | None = typer.Option(None, "--format", "-f", help="Output format name."),
     quiet: bool = typer.Option(
@@ -227,6 +272,14 @@ def apply_command(
         raise UsageError(f"--jobs must be >= 1, got {jobs}")
     check_specs(options)
     found = expand_inputs(inputs, recursive=recursive)
+    check_report_path(
+        report_file,
+        json_out=json_out,
+        output=output,
+        inputs=[p for f in found for p in (f.path, *f.sidecars)],
+    )
+    if report_file == "-":  # the report on stdout is what --json prints
+        json_out, report_file = True, None
     if is_batch(found, output, name):
         import functools
 

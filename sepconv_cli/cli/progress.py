@@ -12,6 +12,7 @@ it runs: a Rich progress bar on a terminal, plain lines in a log, JSON lines wit
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -248,7 +249,8 @@ def run_batch_command(
     json_out, quiet
         ``--json`` (JSON lines on stdout) and ``--quiet`` (only errors on stderr).
     report_file
-        Also write the JSON lines to this file (atomically, at the end).
+        Also write the JSON lines to this file (atomically, at the end); checked against the
+        planned outputs before any file is run.
     dry_run
         The worker only plans (``--dry-run``); said so in the summary line.
     """
@@ -258,6 +260,14 @@ def run_batch_command(
     if output is None:
         raise UsageError(f"{len(inputs)} inputs need -o FOLDER for their outputs")
     tasks = plan_outputs(inputs, output, name_template=name_template, format=format)
+    if report_file is not None:
+        report = Path(report_file).resolve()
+        for task in tasks:
+            if Path(task.output).resolve() == report:
+                raise UsageError(
+                    f"--report {os.fspath(report_file)}: is the output of {task.input.path}; "
+                    "choose another path"
+                )
     records: list[dict[str, Any]] = []
     renderer = BatchProgress(
         len(tasks), json_lines=json_out, quiet=quiet, describe=plan_text, dry_run=dry_run

@@ -303,3 +303,39 @@ def test_report_file_holds_the_json_lines(runner, mixed: Path, tmp_path: Path) -
     records, summary = json_lines(report.read_text())
     assert len(records) == 4 and summary["done"] == 4
     assert result.stdout == "" and result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("report", "code", "message"),
+    [
+        ("missing/batch.jsonl", 1, "does not exist"),
+        ("out", 2, "is a directory"),
+        ("out/photo.png", 2, "is the output of"),
+    ],
+)
+def test_batch_bad_report_path_is_refused_before_any_file_runs(
+    runner, mixed: Path, tmp_path: Path, monkeypatch, report: str, code: int, message: str
+) -> None:
+    only_good(mixed)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    args = ["apply", "-r", str(mixed), "-k", "box:size=3", "-o", "out", "--report", report]
+    result = runner.invoke(app, args)
+    assert result.exit_code == code, result.stderr
+    assert f"--report {report}" in result.stderr and message in result.stderr
+    assert files_under(tmp_path / "out") == []  # nothing was run
+
+
+def test_batch_report_dash_is_the_json_lines_on_stdout(
+    runner, mixed: Path, tmp_path: Path, monkeypatch
+) -> None:
+    only_good(mixed)
+    monkeypatch.chdir(tmp_path)
+    args = ["apply", "-r", str(mixed), "-k", "box:size=3", "-o", "out", "--quiet"]
+    result = runner.invoke(app, [*args, "--report", "-"])
+    assert result.exit_code == 0, result.stderr
+    records, summary = json_lines(result.stdout)
+    assert len(records) == 4 and summary["done"] == 4
+    assert not (tmp_path / "-").exists()
+    both = runner.invoke(app, [*args, "--report", "-", "--json"])
+    assert both.exit_code == 2 and "--report -" in both.stderr and both.stdout == ""

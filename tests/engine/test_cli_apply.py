@@ -311,6 +311,63 @@ def test_rich_report_prints_brackets_literally_and_costlier_methods(monkeypatch)
     assert "x more FLOPs than direct" in text and "0.0x" not in text
 
 
+@pytest.mark.parametrize(
+    ("report", "code", "message"),
+    [
+        ("missing/report.json", 1, "does not exist"),
+        (".", 2, "is a directory"),
+        ("vol.npy", 2, "refusing to overwrite the input"),
+        ("out.npy", 2, "is the output file"),
+    ],
+)
+def test_bad_report_path_is_refused_before_any_work(
+    runner, volume, tmp_path, monkeypatch, report, code, message
+):
+    path, data = volume
+    monkeypatch.chdir(tmp_path)
+    args = ["apply", str(path), "-k", "box:size=3", "-o", "out.npy", "--report", report]
+    result = runner.invoke(app, args)
+    assert result.exit_code == code, result.stderr
+    assert f"--report {report}" in result.stderr and message in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vol.npy"]  # no output written
+    np.testing.assert_array_equal(np.load(path), data)
+
+
+def test_report_dash_is_one_json_document_on_stdout(runner, volume, tmp_path, monkeypatch):
+    path, _ = volume
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "o.npy"
+    args = ["apply", str(path), "-k", "box:size=3", "-o", str(out), "--report", "-", "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)  # exactly one document
+    assert doc["output"] == str(out) and doc["method"] == "separable"
+    assert not (tmp_path / "-").exists() and out.exists()
+
+
+@pytest.mark.parametrize("extra", [["--json", "-o", "o.npy"], ["-o", "-", "--format", "npy"]])
+def test_report_dash_with_another_stdout_user_is_a_usage_error(
+    runner, volume, tmp_path, monkeypatch, extra
+):
+    path, _ = volume
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["apply", str(path), "-k", "box:size=3", "--report", "-", *extra])
+    assert result.exit_code == 2, result.stderr
+    assert "--report -" in result.stderr and result.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vol.npy"]
+
+
+def test_report_file_is_written_atomically(runner, volume, tmp_path):
+    path, _ = volume
+    report = tmp_path / "report.json"
+    report.write_text("old")
+    args = ["apply", str(path), "-k", "box:size=3", "-o", str(tmp_path / "o.npy")]
+    result = runner.invoke(app, [*args, "--report", str(report), "-q"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(report.read_text())["method"] == "separable"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.npy", "report.json", "vol.npy"]
+
+
 @pytest.mark.parametrize("backend", ["numpy", "dask"])
 def test_chunk_progress_bar_only_for_chunked_runs(volume, tmp_path, monkeypatch, backend):
     import io
@@ -350,3 +407,7 @@ def test_help_memory_limit_takes_a_share_and_dask_options_select_dask(runner):
     text = apply_help(runner)
     assert "share of RAM (50%)" in text and "RAM/4" not in text
     assert text.count("selects the dask backend") == 2  # --scheduler and --workers
+
+
+def test_help_documents_report_dash(runner):
+    assert "--report FILE" in apply_help(runner) and "'-': stdout" in apply_help(runner)
