@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sepconv_cli.errors import FormatError
-from sepconv_cli.image import Image
+from sepconv_cli.image import Image, convert_length
 
 #: Axis roles for arrays that carry none (``.npy``), by number of dimensions.
 DEFAULT_AXES = {1: "x", 2: "yx", 3: "zyx", 4: "tzyx", 5: "tczyx"}
@@ -62,6 +62,26 @@ def transpose_to(image: Image, order: str) -> tuple[Any, str]:
     perm = [image.axes.index(letter) for letter in present]
     data = image.data if perm == sorted(perm) else image.data.transpose(perm)
     return data, "".join(present)
+
+
+def spacing_in(image: Image, letter: str, unit: str | None) -> float | None:
+    """The spacing of axis ``letter`` in ``unit``, or None (no such axis, no spacing, no unit).
+
+    A spacing without a unit is taken to be in ``unit`` already.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = Image(np.zeros((2, 3, 4)), "zyx", (2.0, 0.5, 0.5), ("um", "um", None))
+    >>> spacing_in(image, "z", "mm"), spacing_in(image, "x", "mm"), spacing_in(image, "t", "mm")
+    (0.002, 0.5, None)
+    """
+    index = image.axis(letter)
+    if index is None or image.spacing[index] is None or unit is None:
+        return None
+    value = image.spacing[index]
+    own = image.units[index]
+    return value if own in (None, unit) else convert_length(value, own, unit)
 
 
 def require_dtype(image: Image, allowed: tuple[str, ...], fmt: str, hint: str = "") -> None:

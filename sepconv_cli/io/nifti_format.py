@@ -15,8 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from sepconv_cli.errors import FormatError
-from sepconv_cli.image import Image, convert_length
-from sepconv_cli.io.common import captured_log, materialize, require_dtype, transpose_to
+from sepconv_cli.image import Image
+from sepconv_cli.io.common import (
+    captured_log,
+    materialize,
+    require_dtype,
+    spacing_in,
+    transpose_to,
+)
 from sepconv_cli.io.formats import FileFormat, register_format
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -210,14 +216,7 @@ def _write(image: Image, paths: tuple[Path, ...]) -> None:
         )
         if unit not in ("mm", "um", "m"):
             unit = "mm"
-        steps = []
-        for letter in "xyz":
-            index = image.axis(letter)
-            step = None if index is None else image.spacing[index]
-            own = None if index is None else image.units[index]
-            if step is not None and own not in (None, unit):
-                step = convert_length(step, own, unit)
-            steps.append(step or 1.0)
+        steps = [spacing_in(image, letter, unit) or 1.0 for letter in "xyz"]
         out = cls(data, np.diag(steps + [1.0]), dtype=data.dtype)
         out.set_qform(out.affine, code=1)
         out.set_sform(out.affine, code=1)

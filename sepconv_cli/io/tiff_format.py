@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from sepconv_cli.errors import FormatError
-from sepconv_cli.image import Image, convert_length, normalize_unit
-from sepconv_cli.io.common import captured_log, default_axes, transpose_to
+from sepconv_cli.image import Image, normalize_unit
+from sepconv_cli.io.common import captured_log, default_axes, spacing_in, transpose_to
 from sepconv_cli.io.formats import FileFormat, register_format
 
 _MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -192,15 +192,6 @@ def _spatial_unit(image: Image) -> str | None:
     return units[0] if units else None
 
 
-def _length(image: Image, letter: str, unit: str | None) -> float | None:
-    index = image.axis(letter)
-    if index is None or image.spacing[index] is None or unit is None:
-        return None
-    value = image.spacing[index]
-    own = image.units[index]
-    return value if own in (None, unit) else convert_length(value, own, unit)
-
-
 def tiff_layout(image: Image, *, compression: Any = "input") -> tuple[str, dict[str, Any]]:
     """How sepconv writes ``image`` as TIFF: the stored axis order and ``tifffile`` arguments.
 
@@ -270,7 +261,7 @@ def tiff_layout(image: Image, *, compression: Any = "input") -> tuple[str, dict[
     else:
         options["photometric"] = "minisblack"
     unit = _spatial_unit(placed)
-    sx, sy, sz = (_length(placed, a, unit) for a in "xyz")
+    sx, sy, sz = (spacing_in(placed, a, unit) for a in "xyz")
     t_index = placed.axis("t")
     dt = placed.spacing[t_index] if t_index is not None else None
     if imagej:

@@ -388,3 +388,31 @@ def test_low_bit_depth_gray_png_reads_full_range_and_keeps_its_depth(tmp_path, d
     np.testing.assert_array_equal(np.vstack(list(rows)), samples)
     write(image.replace(data=image.data // 3), tmp_path / "changed.png")  # no longer fits
     assert read(tmp_path / "changed.png").meta["highlights"]["bit_depth"] == 8
+
+
+def test_mixed_units_become_one_unit_in_nifti_and_ome_tiff(tmp_path, rng):
+    """Per-axis spacings in different units (one unitless) are converted to one unit; what
+    nibabel and tifffile read matches the spacings converted by hand."""
+    import xml.etree.ElementTree as ET
+
+    import nibabel as nib
+    import tifffile
+
+    image = Image(
+        rng.random((3, 4, 5)).astype(np.float32),
+        "zyx",
+        spacing=(0.002, 0.5, 0.25),
+        units=("mm", "um", None),
+    )
+    write(image, tmp_path / "v.nii")
+    header = nib.load(tmp_path / "v.nii").header
+    assert header.get_xyzt_units()[0] == "micron"
+    np.testing.assert_allclose(header.get_zooms(), (0.25, 0.5, 2.0))
+    write(image.replace(meta={"tiff": {"flavor": "ome"}}), tmp_path / "v.ome.tif")
+    with tifffile.TiffFile(tmp_path / "v.ome.tif") as tf:
+        xml = tf.ome_metadata
+    pixels = next(e for e in ET.fromstring(xml).iter() if e.tag.endswith("Pixels")).attrib
+    # TIFF takes the unit of the first spaced axis in its order (z: mm)
+    for name, value in (("X", 0.25), ("Y", 0.0005), ("Z", 0.002)):
+        assert float(pixels[f"PhysicalSize{name}"]) == pytest.approx(value, rel=1e-12)
+        assert pixels[f"PhysicalSize{name}Unit"] == "mm"
