@@ -176,12 +176,12 @@ def read(
     return image
 
 
-def _stream_to_stdout(image: Image, fmt: FileFormat) -> None:
+def _stream_to_stdout(image: Image, fmt: FileFormat, options: dict[str, Any]) -> None:
     if not fmt.streamable:
         raise UsageError(f"-o -: {fmt.name} cannot be written to stdout; give a file path")
     with tempfile.TemporaryDirectory(prefix="sepconv-stdout-") as folder:
         path = Path(folder) / ("stdout" + fmt.suffixes[0])
-        _guarded_write(fmt, image, (path,), "-")
+        _guarded_write(fmt, image, (path,), "-", options)
         with open(path, "rb") as handle:
             shutil.copyfileobj(handle, sys.stdout.buffer)
     sys.stdout.buffer.flush()
@@ -227,29 +227,24 @@ def write(
     >>> read(path).dtype
     dtype('uint16')
     """
-    if str(path) == "-":
-        if format is None:
-            raise UsageError(
-                "writing to stdout ('-') needs --format (choices: "
-                f"{', '.join(format_names(writable=True))})"
-            )
-        fmt = lookup(format)
-        _require_writable(fmt)
-        _stream_to_stdout(image, fmt)
-        return
     target = Path(path)
-    if format is not None:
-        fmt = lookup(format)
-    else:
+    to_stdout = str(path) == "-"
+    found = lookup(format) if format is not None else None
+    if found is None and not to_stdout:
         found = from_suffix(target)
-        if found is None:
-            raise UsageError(
-                f"{target}: cannot tell the format from the file name; give --format "
-                f"(choices: {', '.join(format_names(writable=True))})"
-            )
-        fmt = found
+    if found is None:
+        need = (
+            "writing to stdout ('-') needs"
+            if to_stdout
+            else f"{target}: cannot tell the format from the file name; give"
+        )
+        raise UsageError(f"{need} --format (choices: {', '.join(format_names(writable=True))})")
+    fmt = found
     _require_writable(fmt)
     options = fmt.write_options(format) if format is not None and fmt.write_options else {}
+    if to_stdout:
+        _stream_to_stdout(image, fmt, options)
+        return
     outputs = fmt.output_paths(target)
     sources: list[Any] = list(inputs) + list(image.meta.get("source_files", []))
     refuse_inputs(outputs, sources)
@@ -267,12 +262,12 @@ def _guarded_write(
     image: Image,
     paths: tuple[Path, ...],
     label: Any,
-    options: dict[str, Any] | None = None,
+    options: dict[str, Any],
 ) -> None:
     """Run ``fmt.write``; name the target (not a temporary file) in any error."""
     assert fmt.write is not None
     try:
-        fmt.write(image, paths, **(options or {}))
+        fmt.write(image, paths, **options)
     except (MemoryError, KeyboardInterrupt):
         raise
     except SepconvError as exc:

@@ -288,3 +288,23 @@ def test_truncated_imagej_stack_names_the_file_once(cli, tmp_path):
     assert result.exit_code == 1
     _one_error_line(result, "cut.tif: ")
     assert "<tifffile" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("target", "fmt", "words"),
+    [
+        ("-", None, ("writing to stdout ('-') needs --format (choices:", "nifti", "zarr")),
+        ("out.unknown", None, ("out.unknown: cannot tell the format", "give --format (choices:")),
+        ("-", "ngff", ("-o -: zarr cannot be written to stdout",)),
+        ("out.tif", "nope", ("--format: unknown format 'nope'",)),
+    ],
+)
+def test_write_without_a_usable_format(tmp_path, monkeypatch, target, fmt, words):
+    from sepconv_cli.errors import UsageError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError) as caught:
+        write(Image(np.zeros((2, 2), np.uint8), "yx"), target, format=fmt)
+    for word in words:
+        assert word in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
