@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from memory_checks import assert_memory_flat
 from scipy import ndimage
 
 from sepconv_cli.cli.app import app
@@ -270,13 +271,12 @@ def test_500_small_files_memory_stays_flat(tmp_path: Path) -> None:
         iio.imwrite(src / f"img{i:03d}.png", rng.integers(0, 255, (16, 16), dtype=np.uint8))
     out = tmp_path / "out"
     args = ["apply", str(src), "-k", "gaussian:sigma=1", "-o", str(out), "--json", "--jobs", "2"]
-    done = subprocess.run(sepconv(*args), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(sepconv(*args), capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     records, summary = json_lines(done.stdout)
     assert summary["done"] == 500 and len(files_under(out)) == 500
-    rss = [r["peak_rss_mb"] for r in records]
-    assert max(rss) < 400, max(rss)  # MB per worker process
-    assert max(rss[-100:]) <= max(rss[:100]) + 20  # no growth from file to file
+    # spawned by the small CLI process, not by pytest: no large peak to inherit
+    assert_memory_flat([r["peak_rss_mb"] for r in records], window=150, inherited_mb=0)
 
 
 def test_single_file_skip_existing_and_folder_output(runner, mixed: Path, tmp_path: Path) -> None:
