@@ -702,10 +702,9 @@ def planned_chunks(image: Any, plan: Any, options: Any) -> dict[str, Any]:
 
 
 def _is_ome(path: Path, fmt_name: str | None) -> bool:
-    from sepconv_cli.io.zarr_format import is_ome_path
+    from sepconv_cli.io.zarr_format import is_ome_name, is_ome_path
 
-    name = (fmt_name or "").lower().replace("-", "").replace("_", "")
-    return name == "omezarr" or is_ome_path(path)
+    return is_ome_name(fmt_name or "") or is_ome_path(path)
 
 
 def _via_npy(

@@ -44,8 +44,12 @@ def chunked_format(path: str | os.PathLike[str], format: str | None = None) -> s
     ('zarr', 'tiff', None)
     """
     if format is not None:
+        from sepconv_cli.io.zarr_format import is_ome_name
+
+        if is_ome_name(format):
+            return "zarr"
         name = format.lower().replace("-", "").replace("_", "")
-        aliases = {"omezarr": "zarr", "tif": "tiff", "bigtiff": "tiff"}
+        aliases = {"tif": "tiff", "bigtiff": "tiff"}
         name = aliases.get(name, name)
         return name if name in set(CHUNKED_SUFFIXES.values()) else None
     suffix = Path(path).suffix.lower()
