@@ -653,6 +653,18 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _peak_rss_mb() -> float | None:
+    """This process's own peak resident memory in MB.
+
+    Linux's ``VmHWM`` first: ``ru_maxrss`` of a spawned worker starts at its parent's peak, so it
+    would report the size of the process that started the batch, not the worker's.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:  # Windows
