@@ -110,6 +110,77 @@ def _madd_pair1(acc, init, w0, a0, b0):
 
 
 @njit(**_OPTS)
+def _madd_int_pairs2(acc, init, w0, a0, b0, w1, a1, b1):
+    """:func:`_madd_pairs2` for 8/16-bit integer rows: each pair summed exactly in float32.
+
+    The sum of two 16-bit integers is exact in float32, so the result equals
+    :func:`_madd_pairs2` on rows converted to the accumulator type beforehand.
+    """
+    m = acc.shape[0]
+    if init:
+        for j in range(m):
+            acc[j] = w0 * (np.float32(a0[j]) + np.float32(b0[j])) + w1 * (
+                np.float32(a1[j]) + np.float32(b1[j])
+            )
+    else:
+        for j in range(m):
+            acc[j] += w0 * (np.float32(a0[j]) + np.float32(b0[j])) + w1 * (
+                np.float32(a1[j]) + np.float32(b1[j])
+            )
+
+
+@njit(**_OPTS)
+def _madd_int_pair1(acc, init, w0, a0, b0):
+    """:func:`_madd_pair1` for 8/16-bit integer rows (see :func:`_madd_int_pairs2`)."""
+    m = acc.shape[0]
+    if init:
+        for j in range(m):
+            acc[j] = w0 * (np.float32(a0[j]) + np.float32(b0[j]))
+    else:
+        for j in range(m):
+            acc[j] += w0 * (np.float32(a0[j]) + np.float32(b0[j]))
+
+
+@njit(**_OPTS)
+def _madd_int1(acc, w0, s0):
+    """``acc += w0*s0`` for an 8/16-bit integer row."""
+    for j in range(acc.shape[0]):
+        acc[j] += w0 * np.float32(s0[j])
+
+
+@njit(**_OPTS)
+def _combine_int_rows(src, o, i, weights, lead, n, mode, body, qv):
+    """:func:`_stencil` of integer rows ``src[o, extend(i + k - lead)]``, read without a copy.
+
+    For palindromic ``weights`` and a mode that extends the axis with its own rows (not
+    constant): the same sums in the same order as :func:`_stencil` over the rows converted to
+    floats, so the result is identical, but each tap reads the 8/16-bit rows directly (a
+    quarter of the bytes, no conversion pass).
+    """
+    taps = weights.shape[0]
+    for k in range(taps):
+        qv[k] = extend_index(i + k - lead, n, mode)
+    half = taps // 2
+    k = 0
+    while k + 2 <= half:
+        _madd_int_pairs2(
+            body,
+            k == 0,
+            weights[k],
+            src[o, qv[k]],
+            src[o, qv[taps - 1 - k]],
+            weights[k + 1],
+            src[o, qv[k + 1]],
+            src[o, qv[taps - 2 - k]],
+        )
+        k += 2
+    if k < half:
+        _madd_int_pair1(body, k == 0, weights[k], src[o, qv[k]], src[o, qv[taps - 1 - k]])
+    if taps % 2:
+        _madd_int1(body, weights[half], src[o, qv[half]])
+
+
+@njit(**_OPTS)
 def _symmetric(weights, n):
     """True when the first ``n`` weights read the same backwards (Gaussians, boxes...)."""
     if n < 3:
@@ -509,10 +580,12 @@ def pass_fused2(
     once. Rows run in contiguous chunks so the rows a chunk re-reads stay in cache. Not safe in
     place.
 
-    With ``block > 0`` (integer inputs) the input rows a block of ``block`` output rows needs
-    are first converted once into a float block (halo rows by the mode), and the axis-1 pass
-    runs over the whole block as one long vector per tap: each input value is converted once
-    instead of once per tap.
+    With ``block > 0`` (integer inputs) and palindromic ``wa`` (smoothing kernels) under a
+    mode other than constant, the axis-1 pass reads the integer rows directly and converts
+    each symmetric pair's exact sum (:func:`_combine_int_rows`). Otherwise the input rows a
+    block of ``block`` output rows needs are first converted once into a float block (halo
+    rows by the mode), each input value once instead of once per tap. Both give the same
+    result as converting the input to floats first.
     """
     outer, na, m = src.shape
     nb = m // inner
@@ -534,8 +607,13 @@ def pass_fused2(
                 _fill_halo(buf, lead_b, nb, inner, mode_b, cval)
                 _emit(buf, wb, inner, acc, dst[o, i], lo, hi, is_int)
             continue
+        if mode_a != 3 and _symmetric(wa, ka):
+            for i in range(start, stop):
+                _combine_int_rows(src, o, i, wa, lead_a, na, mode_a, body, qv)
+                _fill_halo(buf, lead_b, nb, inner, mode_b, cval)
+                _emit(buf, wb, inner, acc, dst[o, i], lo, hi, is_int)
+            continue
         rows = np.empty((block + ka - 1) * m, acc_t)
-        plane = np.empty(block * m, acc_t)
         for i0 in range(start, stop, block):
             th = min(block, stop - i0)
             for p in range(th + ka - 1):
@@ -548,11 +626,9 @@ def pass_fused2(
                     line = src[o, q]
                     for j in range(m):
                         row[j] = line[j]
-            _stencil(rows[: (th + ka - 1) * m], wa, m, plane[: th * m])
             for y in range(th):
-                line2 = plane[y * m : (y + 1) * m]
-                for j in range(m):
-                    body[j] = line2[j]
+                # the axis-1 pass of one output row, straight into the padded line
+                _stencil(rows[y * m : (y + ka) * m], wa, m, body)
                 _fill_halo(buf, lead_b, nb, inner, mode_b, cval)
                 _emit(buf, wb, inner, acc, dst[o, i0 + y], lo, hi, is_int)
 
