@@ -218,6 +218,23 @@ def _bool(value: Any, where: str, key: str) -> bool:
     return value
 
 
+#: Layer-table key -> parser(value, where, key); every key's value is checked the same way.
+_KEY_PARSERS: dict[str, Any] = {
+    "out": _positive_int,
+    "kernel": _int_or_list,
+    "stride": _int_or_list,
+    "padding": lambda value, where, key: _choice(value, L.PADDINGS, where, key),
+    "bias": _bool,
+    "batchnorm": _bool,
+    "global": _bool,
+    "op": lambda value, where, key: _choice(value, L.POOL_OPS, where, key),
+    "heads": _positive_int,
+    "repeat": _positive_int,
+}
+#: Layer-table keys stored under another field name.
+_FIELD_NAMES = {"global": "global_pool"}
+
+
 def _parse_layer(table: Any, index: int) -> LayerSpec:
     where = f"layer {index}"
     if not isinstance(table, dict):
@@ -250,27 +267,11 @@ def _parse_layer(table: Any, index: int) -> LayerSpec:
     for key in _REQUIRED.get(kind, ()):
         if key not in table:
             raise _fail(where, f"missing key {key!r}")
-    fields: dict[str, Any] = {}
-    if "out" in table:
-        fields["out"] = _positive_int(table["out"], where, "out")
-    if "kernel" in table:
-        fields["kernel"] = _int_or_list(table["kernel"], where, "kernel")
-    if "stride" in table:
-        fields["stride"] = _int_or_list(table["stride"], where, "stride")
-    if "padding" in table:
-        fields["padding"] = _choice(table["padding"], L.PADDINGS, where, "padding")
-    if "bias" in table:
-        fields["bias"] = _bool(table["bias"], where, "bias")
-    if "batchnorm" in table:
-        fields["batchnorm"] = _bool(table["batchnorm"], where, "batchnorm")
-    if "global" in table:
-        fields["global_pool"] = _bool(table["global"], where, "global")
-    if "op" in table:
-        fields["op"] = _choice(table["op"], L.POOL_OPS, where, "op")
-    if "heads" in table:
-        fields["heads"] = _positive_int(table["heads"], where, "heads")
-    if "repeat" in table:
-        fields["repeat"] = _positive_int(table["repeat"], where, "repeat")
+    fields: dict[str, Any] = {
+        _FIELD_NAMES.get(key, key): parse(table[key], where, key)
+        for key, parse in _KEY_PARSERS.items()
+        if key in table
+    }
     if kind == "pool" and not fields.get("global_pool") and "kernel" not in fields:
         raise _fail(where, "missing key 'kernel' (or global = true)")
     if kind == "pool" and fields.get("global_pool") and ("kernel" in fields or "stride" in fields):
