@@ -196,6 +196,44 @@ def output_size(
     raise UsageError(f"padding must be one of {', '.join(PADDINGS)}, got {padding!r}")
 
 
+def _sliding_cost(
+    kind: str,
+    size: Sequence[int],
+    c_in: int,
+    fan: int,
+    fan_name: str,
+    kernel: IntOrSeq,
+    stride: IntOrSeq,
+    padding: str,
+    bias: bool,
+    batchnorm: bool,
+) -> LayerCost:
+    """The cost of a sliding-window layer that gives every input channel ``fan`` filters.
+
+    The one validation and window arithmetic of conv, pw (``fan`` = C_out: every output channel
+    sees every input channel) and dw (``fan`` = the depth multiplier, C_out = C_in · fan):
+    weights = prod(kernel) · C_in · fan, MACs = prod(output size) · weights. ``fan_name``
+    names ``fan`` in errors.
+    """
+    size = _check_size(size)
+    c_in = _check_channels(c_in, "input channels")
+    fan = _check_channels(fan, fan_name)
+    ks = per_axis(kernel, len(size), "kernel")
+    ss = per_axis(stride, len(size), "stride")
+    out = output_size(size, ks, ss, padding)
+    c_out = c_in * fan if kind == "dw" else fan
+    weights = math.prod(ks) * c_in * fan
+    return LayerCost(
+        kind,
+        (*size, c_in),
+        (*out, c_out),
+        math.prod(out) * weights,
+        weights + _extra(c_out, bias, batchnorm),
+        ks,
+        ss,
+    )
+
+
 def conv_cost(
     size: Sequence[int],
     c_in: int,
@@ -217,22 +255,7 @@ def conv_cost(
     >>> c.output_shape, c.macs, c.params
     ((112, 112, 32), 10838016, 864)
     """
-    size = _check_size(size)
-    c_in = _check_channels(c_in, "input channels")
-    c_out = _check_channels(c_out, "out")
-    ks = per_axis(kernel, len(size), "kernel")
-    ss = per_axis(stride, len(size), "stride")
-    out = output_size(size, ks, ss, padding)
-    weights = math.prod(ks) * c_in * c_out
-    return LayerCost(
-        "conv",
-        (*size, c_in),
-        (*out, c_out),
-        math.prod(out) * weights,
-        weights + _extra(c_out, bias, batchnorm),
-        ks,
-        ss,
-    )
+    return _sliding_cost("conv", size, c_in, c_out, "out", kernel, stride, padding, bias, batchnorm)
 
 
 def depthwise_cost(
@@ -257,22 +280,17 @@ def depthwise_cost(
     >>> c.output_shape, c.macs, c.params
     ((112, 112, 32), 3612672, 288)
     """
-    size = _check_size(size)
-    channels = _check_channels(channels, "input channels")
-    multiplier = _check_channels(multiplier, "depth multiplier")
-    ks = per_axis(kernel, len(size), "kernel")
-    ss = per_axis(stride, len(size), "stride")
-    out = output_size(size, ks, ss, padding)
-    c_out = channels * multiplier
-    weights = math.prod(ks) * c_out
-    return LayerCost(
+    return _sliding_cost(
         "dw",
-        (*size, channels),
-        (*out, c_out),
-        math.prod(out) * weights,
-        weights + _extra(c_out, bias, batchnorm),
-        ks,
-        ss,
+        size,
+        channels,
+        multiplier,
+        "depth multiplier",
+        kernel,
+        stride,
+        padding,
+        bias,
+        batchnorm,
     )
 
 
@@ -292,10 +310,7 @@ def pointwise_cost(
     >>> pointwise_cost((112, 112), 32, 64).macs
     25690112
     """
-    cost = conv_cost(size, c_in, c_out, 1, stride, "same", bias=bias, batchnorm=batchnorm)
-    return LayerCost(
-        "pw", cost.input_shape, cost.output_shape, cost.macs, cost.params, cost.kernel, cost.stride
-    )
+    return _sliding_cost("pw", size, c_in, c_out, "out", 1, stride, "same", bias, batchnorm)
 
 
 def dwsep_cost(
