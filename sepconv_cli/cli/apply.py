@@ -266,7 +266,10 @@ def apply_command(
         dry_run=dry_run,
         format=fmt,
     )
-    from sepconv_cli.batch import check_specs, expand_inputs, is_batch, plan_outputs, stop_signals
+    from sepconv_cli.batch.apply_job import check_specs
+    from sepconv_cli.batch.inputs import expand_inputs
+    from sepconv_cli.batch.outputs import is_batch, plan_outputs
+    from sepconv_cli.batch.runner import stop_signals
 
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs must be >= 1, got {jobs}")
@@ -283,7 +286,7 @@ def apply_command(
     if is_batch(found, output, name):
         import functools
 
-        from sepconv_cli.batch import apply_task
+        from sepconv_cli.batch.apply_job import apply_task
         from sepconv_cli.cli.progress import run_batch_command
 
         code = run_batch_command(

@@ -20,11 +20,11 @@ from sepconv_cli.cli.console import err_console, message, print_json, stderr_is_
 
 
 def summary_line(summary: Any, *, done_word: str = "done") -> str:
-    """The one-line human summary of a :class:`~sepconv_cli.batch.Summary`.
+    """The one-line human summary of a :class:`~sepconv_cli.batch.runner.Summary`.
 
     Examples
     --------
-    >>> from sepconv_cli.batch import Summary
+    >>> from sepconv_cli.batch.runner import Summary
     >>> summary_line(Summary(total=3, done=2, failed=1, elapsed_s=2.0, macs=3_000_000))
     'sepconv: 2 done, 0 skipped, 1 failed of 3 files in 2.00 s (1.0 files/s, 3 MMAC)'
     """
@@ -84,7 +84,7 @@ def plan_text(result: dict[str, Any]) -> str:
 
 
 class BatchProgress:
-    """Callbacks for :func:`sepconv_cli.batch.run_batch` that render its progress.
+    """Callbacks for :func:`sepconv_cli.batch.runner.run_batch` that render its progress.
 
     Use as a context manager around the run; pass :meth:`start` as ``on_start`` and
     :meth:`result` as ``on_result``, then call :meth:`finish` with the summary.
@@ -235,17 +235,19 @@ def run_batch_command(
     Parameters
     ----------
     inputs
-        :class:`~sepconv_cli.batch.InputFile` list from :func:`~sepconv_cli.batch.expand_inputs`.
+        :class:`~sepconv_cli.batch.inputs.InputFile` list from
+        :func:`~sepconv_cli.batch.inputs.expand_inputs`.
     output
         ``-o``: the output folder (required).
     worker
-        Picklable ``worker(task) -> report dict`` (see :func:`~sepconv_cli.batch.apply_task`).
+        Picklable ``worker(task) -> report dict`` (see
+        :func:`~sepconv_cli.batch.apply_job.apply_task`).
     name_template, format
         ``--name`` and ``--format``.
     jobs
         ``--jobs`` (None: one per core).
     fail_fast, skip_existing
-        As :func:`~sepconv_cli.batch.run_batch`.
+        As :func:`~sepconv_cli.batch.runner.run_batch`.
     json_out, quiet
         ``--json`` (JSON lines on stdout) and ``--quiet`` (only errors on stderr).
     report_file
@@ -254,7 +256,8 @@ def run_batch_command(
     dry_run
         The worker only plans (``--dry-run``); said so in the summary line.
     """
-    from sepconv_cli.batch import default_jobs, plan_outputs, run_batch
+    from sepconv_cli.batch.outputs import plan_outputs
+    from sepconv_cli.batch.runner import default_jobs, run_batch
     from sepconv_cli.errors import UsageError
 
     if output is None:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sepconv_cli.batch import Task
+from sepconv_cli.batch.outputs import Task
 
 
 def copy_npy(task: Task) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sepconv_cli.batch import InputFile, expand_inputs, split_ext
+from sepconv_cli.batch.inputs import InputFile, expand_inputs, split_ext
 from sepconv_cli.errors import UsageError
 
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sepconv_cli.batch import InputFile, Task, expand_inputs, plan_outputs
+from sepconv_cli.batch.inputs import InputFile, expand_inputs
+from sepconv_cli.batch.outputs import Task, plan_outputs
 from sepconv_cli.errors import UsageError
 
 

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from sepconv_cli.batch import InputFile, Summary, Task
+from sepconv_cli.batch.inputs import InputFile
+from sepconv_cli.batch.outputs import Task
+from sepconv_cli.batch.runner import Summary
 from sepconv_cli.cli import progress
 from sepconv_cli.cli.progress import BatchProgress, summary_line
 

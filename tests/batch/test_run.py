@@ -16,14 +16,9 @@ import numpy as np
 import pytest
 from memory_checks import assert_memory_flat, own_peak_rss_mb
 
-from sepconv_cli.batch import (
-    STOP_GRACE_S,
-    Summary,
-    default_jobs,
-    expand_inputs,
-    plan_outputs,
-    run_batch,
-)
+from sepconv_cli.batch.inputs import expand_inputs
+from sepconv_cli.batch.outputs import plan_outputs
+from sepconv_cli.batch.runner import STOP_GRACE_S, Summary, default_jobs, run_batch
 from sepconv_cli.errors import ExitCode
 
 HERE = Path(__file__).parent
@@ -184,7 +179,9 @@ SCRIPT = textwrap.dedent(
     """
     import sys
     import batch_workers
-    from sepconv_cli.batch import expand_inputs, plan_outputs, run_batch
+    from sepconv_cli.batch.inputs import expand_inputs
+    from sepconv_cli.batch.outputs import plan_outputs
+    from sepconv_cli.batch.runner import run_batch
     tasks = plan_outputs(expand_inputs([sys.argv[1]], recursive=False), sys.argv[2])
     summary = run_batch(tasks, batch_workers.slow_copy, jobs=2)
     print(summary.done, summary.not_run, flush=True)
