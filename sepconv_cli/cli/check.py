@@ -128,13 +128,13 @@ def _fmt(value: float) -> str:
     return number(value, 3)
 
 
-def _render(doc: dict, console: Any) -> None:
+def _render(doc: dict, console: Any, title: str) -> None:
     from rich.table import Table
 
     from sepconv_cli.cli.kernel import vector
 
     shape = "×".join(map(str, doc["shape"]))
-    console.print(f"{doc['spec']}: shape {shape} ({doc['ndim']}-D), tolerance {doc['tol']:g}")
+    console.print(f"{title}: shape {shape} ({doc['ndim']}-D), tolerance {doc['tol']:g}")
     s = doc["singular_values"]
     if s is not None:
         top = float(s[0]) if len(s) and s[0] else 1.0
@@ -232,7 +232,9 @@ def check(
     ),
     json_: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
     plot: Path = typer.Option(
-        None, "--plot", help="Draw singular values and error vs rank to FILE.png."
+        None,
+        "--plot",
+        help="Draw singular values and error vs rank to FILE.png (a row per component).",
     ),
 ) -> None:
     """Find a kernel's separable structure and costs (see ``HELP``)."""
@@ -241,9 +243,10 @@ def check(
     from sepconv_cli.errors import NotSeparableError
 
     kernel = build_from_options(file_spec(spec), ndim, spacing, axes, max_size)
-    parts = kernel.components or (kernel,)
+    names = [name for name, _ in kernel.parts]
+    titles = [f"{kernel.spec}: {name}" for name in names] if kernel.components else [kernel.spec]
     shape = _image_shape(image_shape, kernel.shape)
-    analysed = [_analyse_one(part, tol, max_rank, shape) for part in parts]
+    analysed = [_analyse_one(part, tol, max_rank, shape) for _, part in kernel.parts]
     docs = [doc for doc, _ in analysed]
     decompositions = [d for _, d in analysed]
     document = dict(docs[0])
@@ -253,22 +256,25 @@ def check(
         document["combine"] = kernel.combine
         document["rank"] = max(doc["rank"] for doc in docs) if all(d["rank"] for d in docs) else 0
         document["separable"] = all(doc["separable"] for doc in docs)
-        document["components"] = docs
+        document["components"] = [
+            {"name": name, **doc} for name, doc in zip(names, docs, strict=True)
+        ]
     if plot is not None:
         from sepconv_cli.plots import plot_decomposition
 
-        plot_decomposition(decompositions[0], plot, title=kernel.spec)
+        rows = names if kernel.components else []
+        plot_decomposition(decompositions, plot, rows, title=kernel.spec)
     if json_:
         print_json(document)
     else:
         console = err_console()
         if kernel.components:
             console.print(
-                f"{kernel.spec}: gradient magnitude of {len(parts)} kernels (one per axis), "
+                f"{kernel.spec}: gradient magnitude of {len(docs)} kernels (one per axis), "
                 "combined after filtering; each is analysed"
             )
-        for doc in docs:
-            _render(doc, console)
+        for doc, title in zip(docs, titles, strict=True):
+            _render(doc, console, title)
         for note in kernel.params.get("notes", []):
             console.print(f"note: {note}")
         if plot is not None:

@@ -78,6 +78,29 @@ class Kernel:
         return tuple(self.weights.shape)
 
     @property
+    def parts(self) -> tuple[tuple[str, Kernel], ...]:
+        """What is applied, each with a name: the kernel itself, or every component.
+
+        Examples
+        --------
+        >>> from sepconv_cli.kernels import build_kernel
+        >>> [name for name, _ in build_kernel("sobel").parts]
+        ['component 1 of 2 (derivative along axis 0)', 'component 2 of 2 (derivative along axis 1)']
+        >>> [name for name, _ in build_kernel("box:size=3").parts]
+        ['box:size=3']
+        """
+        if not self.components:
+            return ((self.spec or self.name, self),)
+        count = len(self.components)
+        named = []
+        for index, part in enumerate(self.components):
+            name = f"component {index + 1} of {count}"
+            if "axis" in part.params:
+                name += f" (derivative along axis {part.params['axis']})"
+            named.append((name, part))
+        return tuple(named)
+
+    @property
     def radius(self) -> tuple[int, ...]:
         """Largest reach from the centre per axis (the halo a chunked run needs)."""
         return tuple(
