@@ -32,9 +32,10 @@ def check_specs(options: Any) -> None:
 def apply_task(task: Task, options: Any) -> dict[str, Any]:
     """The per-file job of ``sepconv apply``: :func:`sepconv_cli.pipeline.apply_file`.
 
-    Creates the output's folder first (not for a dry run). ``options`` is an
-    :class:`~sepconv_cli.engine.ApplyOptions`; the task's output format replaces
-    ``options.format`` when set. In a batch use ``functools.partial(apply_task,
+    Creates the output's folder first (not for a dry run); when the file fails,
+    :func:`~sepconv_cli.batch.runner.run_batch` removes the folders made for it again.
+    ``options`` is an :class:`~sepconv_cli.engine.ApplyOptions`; the task's output format
+    replaces ``options.format`` when set. In a batch use ``functools.partial(apply_task,
     options=options)`` (picklable).
 
     Examples

@@ -6,6 +6,9 @@
   to one output, is refused before any work starts.
 * After an interruption, :func:`remove_temporaries` deletes what a killed worker's atomic
   writer left next to its output.
+* Folders made for the output of a file that then failed are removed again when empty
+  (:func:`missing_folders` before the batch, :func:`remove_empty_folders` after it); a folder
+  that existed before, or holds anything, is kept.
 """
 
 from __future__ import annotations
@@ -253,4 +256,64 @@ def remove_temporaries(outputs: Iterable[str]) -> list[str]:
                 with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                     os.remove(path)
                     removed.append(path)
+    return removed
+
+
+def missing_folders(output: str) -> list[str]:
+    """The folders above ``output`` that do not exist yet, innermost first, as absolute paths.
+
+    Noted before a batch runs, they are the only folders it may remove again
+    (:func:`remove_empty_folders`) when the file fails.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> base = tempfile.mkdtemp()
+    >>> missing = missing_folders(os.path.join(base, "out", "sub", "t1.nii.gz"))
+    >>> [os.path.relpath(folder, base) for folder in missing] == [os.path.join("out", "sub"), "out"]
+    True
+    >>> missing_folders(os.path.join(base, "t1.nii.gz")), missing_folders("-")
+    ([], [])
+    """
+    if output == "-":
+        return []
+    missing = []
+    folder = os.path.dirname(os.path.abspath(output))
+    while not os.path.lexists(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return missing
+
+
+def remove_empty_folders(folders: Iterable[str]) -> list[str]:
+    """Remove those of ``folders`` that are empty, deepest first, so a folder that only held
+    removed empty folders goes too; a folder holding anything else is kept.
+
+    Returns the folders removed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> base = Path(tempfile.mkdtemp())
+    >>> (base / "failed" / "deeper").mkdir(parents=True)
+    >>> (base / "done").mkdir()
+    >>> _ = (base / "done" / "a.png").write_bytes(b"done")
+    >>> folders = [str(base / "failed"), str(base / "failed" / "deeper"), str(base / "done")]
+    >>> [Path(folder).relative_to(base).as_posix() for folder in remove_empty_folders(folders)]
+    ['failed/deeper', 'failed']
+    >>> sorted(p.name for p in base.iterdir())
+    ['done']
+    """
+    removed = []
+    by_depth = sorted(set(map(os.path.abspath, folders)), key=lambda f: f.count(os.sep))
+    for folder in reversed(by_depth):
+        try:
+            os.rmdir(folder)
+        except OSError:  # not empty, gone already, or not ours to remove
+            continue
+        removed.append(folder)
     return removed

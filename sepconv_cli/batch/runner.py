@@ -19,7 +19,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sepconv_cli.batch.outputs import Task, remove_temporaries
+from sepconv_cli.batch.outputs import (
+    Task,
+    missing_folders,
+    remove_empty_folders,
+    remove_temporaries,
+)
 from sepconv_cli.batch.worker import run_task, task_result, worker_pool
 from sepconv_cli.errors import ExitCode, UsageError
 
@@ -172,6 +177,7 @@ class _Runner:
         self.on_result = on_result
         self.on_start = on_start
         self.stop = False
+        self.failed_outputs: list[str] = []
 
     def started(self, task: Task) -> None:
         if self.on_start is not None:
@@ -189,6 +195,7 @@ class _Runner:
         else:
             self.summary.failed += 1
             self.summary.failures.append({"path": result["path"], "error": result["error"]})
+            self.failed_outputs.append(result["output"])
             if self.fail_fast:
                 self.stop = True
         if self.on_result is not None:
@@ -344,6 +351,8 @@ def run_batch(
     Summary
         Counts, time, total MACs and the exit code (0, 1, 3 or 130 when interrupted by Ctrl-C,
         SIGTERM or SIGHUP; finished outputs stay, no partial or temporary file is left).
+        Folders that did not exist before the batch and lie above the output of a file that
+        failed are removed again when empty.
 
     Examples
     --------
@@ -357,12 +366,14 @@ def run_batch(
     summary = Summary(total=len(tasks))
     runner = _Runner(worker, summary, fail_fast, on_result, on_start)
     queue: deque[Task] = deque()
+    new_folders: dict[str, list[str]] = {}  # output -> folders above it that do not exist yet
     start = time.perf_counter()
     for task in tasks:
         if skip_existing and task.output != "-" and os.path.exists(task.output):
             runner.finished(task_result(task, "skipped", None, reason="output exists"))
         else:
             queue.append(task)
+            new_folders[task.output] = missing_folders(task.output)
     try:
         with stop_signals():
             if jobs == 1 or len(queue) <= 1:
@@ -371,6 +382,7 @@ def run_batch(
                 runner.in_pool(queue, min(jobs, len(queue)), max(1, tasks_per_worker))
     except KeyboardInterrupt:
         summary.interrupted = True
+    remove_empty_folders(f for out in runner.failed_outputs for f in new_folders.get(out, ()))
     summary.elapsed_s = time.perf_counter() - start
     return summary
 

@@ -129,6 +129,37 @@ def test_mixed_tree_with_bad_files(runner, mixed: Path, tmp_path: Path) -> None:
     )
 
 
+def folders_under(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_dir())
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_failed_file_leaves_no_folder_made_for_it(runner, tmp_path: Path, jobs: str) -> None:
+    """Folders sepconv made for a file that then fails are removed; folders of written files,
+    a folder shared with a written file and a folder that existed before (empty) stay."""
+    import imageio.v3 as iio
+    from skimage import data
+
+    src, out = tmp_path / "scans", tmp_path / "out"
+    for rel in ("a.png", "sub/b.png", "shared/c.png"):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        iio.imwrite(src / rel, data.camera()[::16, ::16])
+    for rel in ("sub/broken/deeper/notes.png", "shared/notes.png", "old/notes.png"):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text("this is not an image\n")
+    (out / "old").mkdir(parents=True)  # there before the run, empty
+    before = digest(src)
+    args = ["apply", "-r", str(src), "-k", "gaussian:sigma=1", "-o", str(out), "--json"]
+    result = runner.invoke(app, [*args, "--jobs", jobs])
+    assert result.exit_code == 3, result.stderr
+    records, summary = json_lines(result.stdout)
+    assert (summary["done"], summary["failed"]) == (3, 3)
+    assert files_under(out) == ["a.png", "shared/c.png", "sub/b.png"]
+    assert folders_under(out) == ["old", "shared", "sub"]
+    assert not (out / "sub" / "broken").exists()
+    assert digest(src) == before
+
+
 def test_fail_fast_stops_at_the_first_bad_file(runner, mixed: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = ["apply", str(mixed), "-k", "gaussian:sigma=1", "-o", str(out), "--json", "--jobs", "1"]
