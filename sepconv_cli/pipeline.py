@@ -138,7 +138,7 @@ def apply_file(
     from sepconv_cli.engine.planner import plan
     from sepconv_cli.engine.report import Report
     from sepconv_cli.engine.run import add_count_warnings, execute
-    from sepconv_cli.io import read, write
+    from sepconv_cli.io import check_output_dtype, read, write
 
     start = time.perf_counter()
     options = options.normalized()
@@ -154,6 +154,8 @@ def apply_file(
     read_s = time.perf_counter() - start
     warnings = list(image.meta.get("warnings", []))
     p = plan(image, None, options)
+    if not options.dry_run:  # a float result for PNG/JPEG: refused before filtering, not after
+        check_output_dtype(p.output_dtype, target, format=options.format)
     extra: dict[str, Any] = {"input": source, "output": target, "read_s": read_s}
     if p.backend == "dask" and not options.dry_run:
         from sepconv_cli.engine.dask_backend import apply_lazy

@@ -62,6 +62,7 @@ __all__ = [
     "FileFormat",
     "atomic_file",
     "atomic_paths",
+    "check_output_dtype",
     "describe",
     "format_names",
     "from_suffix",
@@ -229,9 +230,7 @@ def write(
     """
     target = Path(path)
     to_stdout = str(path) == "-"
-    found = lookup(format) if format is not None else None
-    if found is None and not to_stdout:
-        found = from_suffix(target)
+    found = _output_format(path, format)
     if found is None:
         need = (
             "writing to stdout ('-') needs"
@@ -257,6 +256,47 @@ def write(
         _guarded_write(fmt, image, temps, target, options)
 
 
+def _output_format(path: str | os.PathLike[str], format: str | None) -> FileFormat | None:
+    """The format a write to ``path`` uses: ``format``, else the suffix (not for stdout)."""
+    if format is not None:
+        return lookup(format)
+    return None if str(path) == "-" else from_suffix(path)
+
+
+def _check_holds(fmt: FileFormat, dtype: Any, label: Any) -> None:
+    problem = None if fmt.holds is None else fmt.holds.refusal(dtype)
+    if problem is not None:
+        raise FormatError(f"{label}: {problem}")
+
+
+def check_output_dtype(
+    dtype: Any, path: str | os.PathLike[str], *, format: str | None = None
+) -> None:
+    """Refuse data of ``dtype`` for ``path`` when its format cannot hold it, before any work.
+
+    The check :func:`write` makes (same message), for callers that know the output's dtype
+    before computing it (``sepconv apply`` from its plan). A path whose format is unknown
+    passes: :func:`write` names the formats it knows.
+
+    Raises
+    ------
+    FormatError
+        The format holds only some dtypes (PNG, JPEG, NIfTI) and not this one.
+
+    Examples
+    --------
+    >>> check_output_dtype("uint16", "out.png")
+    >>> try:
+    ...     check_output_dtype("float32", "out.png")
+    ... except FormatError as exc:
+    ...     print(exc)
+    out.png: PNG cannot hold float32 data (it holds uint8, uint16); cast with --dtype uint8 ...
+    """
+    fmt = _output_format(path, format)
+    if fmt is not None:
+        _check_holds(fmt, dtype, os.fspath(path))
+
+
 def _guarded_write(
     fmt: FileFormat,
     image: Image,
@@ -266,6 +306,7 @@ def _guarded_write(
 ) -> None:
     """Run ``fmt.write``; name the target (not a temporary file) in any error."""
     assert fmt.write is not None
+    _check_holds(fmt, image.dtype, label)
     try:
         fmt.write(image, paths, **options)
     except (MemoryError, KeyboardInterrupt):

@@ -84,16 +84,6 @@ def spacing_in(image: Image, letter: str, unit: str | None) -> float | None:
     return value if own in (None, unit) else convert_length(value, own, unit)
 
 
-def require_dtype(image: Image, allowed: tuple[str, ...], fmt: str, hint: str = "") -> None:
-    """Raise :class:`FormatError` unless the image's dtype name is one of ``allowed``."""
-    name = image.dtype.name
-    if name not in allowed:
-        raise FormatError(
-            f"{fmt} cannot hold {name} data (it holds {', '.join(allowed)})"
-            + (f"; {hint}" if hint else "")
-        )
-
-
 class _Collect(logging.Handler):
     """Keeps the messages of log records instead of printing them."""
 

@@ -27,6 +27,44 @@ def _single_output(path: Path) -> tuple[Path, ...]:
 
 
 @dataclass(frozen=True)
+class DtypeRule:
+    """The data types a format can hold: the one rule ``io.write`` and the up-front checks apply.
+
+    Parameters
+    ----------
+    label
+        The format as the message names it (``"PNG"``).
+    dtypes
+        The dtype names it holds.
+    hint
+        What to do instead, appended to the message (``"cast with --dtype uint8"``).
+
+    Examples
+    --------
+    >>> rule = DtypeRule("JPEG", ("uint8",), "cast with --dtype uint8")
+    >>> rule.refusal("uint8") is None
+    True
+    >>> rule.refusal("float32")
+    'JPEG cannot hold float32 data (it holds uint8); cast with --dtype uint8'
+    """
+
+    label: str
+    dtypes: tuple[str, ...]
+    hint: str = ""
+
+    def refusal(self, dtype: Any) -> str | None:
+        """Why ``dtype`` (a NumPy dtype or its name) cannot be written, or None when it can."""
+        import numpy as np
+
+        name = np.dtype(dtype).name
+        if name in self.dtypes:
+            return None
+        return f"{self.label} cannot hold {name} data (it holds {', '.join(self.dtypes)})" + (
+            f"; {self.hint}" if self.hint else ""
+        )
+
+
+@dataclass(frozen=True)
 class FileFormat:
     """One file format: its names, how to recognise it, and how to read and write it.
 
@@ -62,6 +100,9 @@ class FileFormat:
         The "file" is a directory (a Zarr store): its sniffer gets ``head=b""`` and the path of
         the directory, and its ``write`` gets the final path and must be atomic itself (write a
         temporary sibling, then rename).
+    holds
+        The data types it can hold when only some (PNG, JPEG, NIfTI), else None (the writer
+        takes every dtype the engine produces).
     markers
         For a directory format: the files, one of which marks a directory as this format
         (named in the error for a directory that has none; see :func:`not_a_store`).
@@ -86,6 +127,7 @@ class FileFormat:
     supports_lazy: bool = False
     streamable: bool = True
     directory: bool = False
+    holds: DtypeRule | None = None
     markers: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
 

@@ -19,11 +19,10 @@ from sepconv_cli.image import Image
 from sepconv_cli.io.common import (
     captured_log,
     materialize,
-    require_dtype,
     spacing_in,
     transpose_to,
 )
-from sepconv_cli.io.formats import FileFormat, register_format
+from sepconv_cli.io.formats import DtypeRule, FileFormat, register_format
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _XFORM_CODES = {0: "unknown", 1: "scanner", 2: "aligned", 3: "talairach", 4: "mni", 5: "template"}
@@ -193,7 +192,6 @@ def _write(image: Image, paths: tuple[Path, ...]) -> None:
     import numpy as np
 
     (path,) = paths
-    require_dtype(image, _DTYPES, "NIfTI")
     data, axes = transpose_to(image, "xyztbc")
     if len(axes) > 7:
         raise FormatError(f"NIfTI holds up to 7 axes; got {len(axes)}")
@@ -244,6 +242,7 @@ register_format(
         read=_read,
         write=_write,
         supports_lazy=True,
+        holds=DtypeRule("NIfTI", _DTYPES),
         aliases=("nii", "nifti1", "nifti2"),
     )
 )

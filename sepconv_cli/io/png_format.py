@@ -13,8 +13,8 @@ from typing import Any
 
 from sepconv_cli.errors import FormatError
 from sepconv_cli.image import LENGTH_UNITS_MM, Image, convert_length
-from sepconv_cli.io.common import materialize, require_dtype, transpose_to
-from sepconv_cli.io.formats import FileFormat, register_format
+from sepconv_cli.io.common import materialize, transpose_to
+from sepconv_cli.io.formats import DtypeRule, FileFormat, register_format
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -158,7 +158,6 @@ def _write_png(image: Image, paths: tuple[Path, ...]) -> None:
     import numpy as np
 
     (path,) = paths
-    require_dtype(image, ("uint8", "uint16"), "PNG", "cast with --dtype uint8 or uint16")
     ppm = _target_ppm(image)
     data = np.ascontiguousarray(_plane(image, "PNG", (1, 2, 3, 4)))
     depth = _low_depth(image, data)
@@ -195,7 +194,6 @@ def _write_jpeg(image: Image, paths: tuple[Path, ...]) -> None:
     import imageio.v3 as iio
 
     (path,) = paths
-    require_dtype(image, ("uint8",), "JPEG", "cast with --dtype uint8")
     iio.imwrite(path, _plane(image, "JPEG", (1, 3)), extension=".jpg", quality=95)
 
 
@@ -207,6 +205,7 @@ register_format(
         sniff=lambda head, path: head.startswith(PNG_MAGIC),
         read=_read_png,
         write=_write_png,
+        holds=DtypeRule("PNG", ("uint8", "uint16"), "cast with --dtype uint8 or uint16"),
     )
 )
 register_format(
@@ -217,6 +216,7 @@ register_format(
         sniff=lambda head, path: head.startswith(JPEG_MAGIC),
         read=_read_jpeg,
         write=_write_jpeg,
+        holds=DtypeRule("JPEG", ("uint8",), "cast with --dtype uint8"),
         aliases=("jpg",),
     )
 )
