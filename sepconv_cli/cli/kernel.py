@@ -184,9 +184,9 @@ def _show(kernel: Any) -> None:
             f"  gradient magnitude of {len(kernel.components)} kernels (one per axis); "
             "each shown below"
         )
-    for index, k in enumerate(kernel.components or (kernel,)):
+    for name, k in kernel.parts:
         if kernel.components:
-            console.print(f"component {index + 1} (derivative along axis {k.params['axis']}):")
+            console.print(f"{name}:")
         if k.factors is not None:
             console.print("  exact factors (weights = outer product):")
             for axis, factor in enumerate(k.factors):

@@ -123,5 +123,6 @@ def test_kernel_plot_of_a_gradient_magnitude_from_the_cli(runner, tmp_path):
     result = runner.invoke(app, ["kernel", "prewitt", "--plot", str(target)])
     assert result.exit_code == 0, result.stderr
     svg = target.read_text()
-    for name in ("component 1 of 2 (derivative along axis 0)", "component 2 of 2"):
+    for name in SOBEL_2D:  # drawn and printed under the same name
         assert name in svg
+        assert f"\n{name}:\n" in result.stderr
