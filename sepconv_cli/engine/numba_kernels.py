@@ -25,6 +25,10 @@ MODE_CODES: dict[str, int] = {"reflect": 0, "mirror": 1, "nearest": 2, "constant
 # propagate as in scipy, and results differ from an unfused loop by float rounding only.
 _FAST = {"contract", "nsz"}
 _OPTS = {"cache": True, "nogil": True, "fastmath": _FAST}
+#: Largest stride :func:`_stencil` sweeps eight taps at a time: along rows (of pixels with a
+#: few channels). Rows a large stride apart are swept a pair at a time instead, so the
+#: streams fit the cache's ways (a power-of-two row length maps them all to the same sets).
+STRIDED_MAX = 16
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -191,11 +195,203 @@ def _symmetric(weights, n):
     return True
 
 
+# The strided sweeps below read every tap at a multiple of one stride from one or two base
+# views, so a sweep of eight taps keeps them all in registers and loads and stores the
+# accumulator once (the tap-at-a-time sweeps above pass one view per tap, and past four views
+# the pointers spill). ``s = max(s, 0)`` is what lets LLVM prove the indices non-negative,
+# drop the negative-index wraparound and vectorise the loop.
+
+
+@njit(**_OPTS)
+def _spairs8(acc, init, left, right, s, w, k, centre, wc):
+    """``acc (=|+=) sum_{i<8} w[k+i] * (left[j+i*s] + right[j+(7-i)*s])`` (``+ wc*centre[j]``).
+
+    Eight symmetric tap pairs, the outer taps read from ``left`` and ``right``; the centre
+    tap is added when ``init`` (pass ``wc = 0`` for an even kernel).
+    """
+    s = max(s, 0)
+    w0, w1, w2, w3 = w[k], w[k + 1], w[k + 2], w[k + 3]
+    w4, w5, w6, w7 = w[k + 4], w[k + 5], w[k + 6], w[k + 7]
+    m = acc.shape[0]
+    if init:
+        for j in range(m):
+            acc[j] = wc * centre[j] + (
+                w0 * (left[j] + right[j + 7 * s])
+                + w1 * (left[j + s] + right[j + 6 * s])
+                + w2 * (left[j + 2 * s] + right[j + 5 * s])
+                + w3 * (left[j + 3 * s] + right[j + 4 * s])
+                + w4 * (left[j + 4 * s] + right[j + 3 * s])
+                + w5 * (left[j + 5 * s] + right[j + 2 * s])
+                + w6 * (left[j + 6 * s] + right[j + s])
+                + w7 * (left[j + 7 * s] + right[j])
+            )
+    else:
+        for j in range(m):
+            acc[j] += (
+                w0 * (left[j] + right[j + 7 * s])
+                + w1 * (left[j + s] + right[j + 6 * s])
+                + w2 * (left[j + 2 * s] + right[j + 5 * s])
+                + w3 * (left[j + 3 * s] + right[j + 4 * s])
+                + w4 * (left[j + 4 * s] + right[j + 3 * s])
+                + w5 * (left[j + 5 * s] + right[j + 2 * s])
+                + w6 * (left[j + 6 * s] + right[j + s])
+                + w7 * (left[j + 7 * s] + right[j])
+            )
+
+
+@njit(**_OPTS)
+def _spairs4(acc, init, left, right, s, w, k, centre, wc):
+    """:func:`_spairs8` with four pairs."""
+    s = max(s, 0)
+    w0, w1, w2, w3 = w[k], w[k + 1], w[k + 2], w[k + 3]
+    m = acc.shape[0]
+    if init:
+        for j in range(m):
+            acc[j] = wc * centre[j] + (
+                w0 * (left[j] + right[j + 3 * s])
+                + w1 * (left[j + s] + right[j + 2 * s])
+                + w2 * (left[j + 2 * s] + right[j + s])
+                + w3 * (left[j + 3 * s] + right[j])
+            )
+    else:
+        for j in range(m):
+            acc[j] += (
+                w0 * (left[j] + right[j + 3 * s])
+                + w1 * (left[j + s] + right[j + 2 * s])
+                + w2 * (left[j + 2 * s] + right[j + s])
+                + w3 * (left[j + 3 * s] + right[j])
+            )
+
+
+@njit(**_OPTS)
+def _smadd8(acc, init, row, s, w, k):
+    """``acc (=|+=) sum_{i<8} w[k+i] * row[j+i*s]``."""
+    s = max(s, 0)
+    w0, w1, w2, w3 = w[k], w[k + 1], w[k + 2], w[k + 3]
+    w4, w5, w6, w7 = w[k + 4], w[k + 5], w[k + 6], w[k + 7]
+    m = acc.shape[0]
+    if init:
+        for j in range(m):
+            acc[j] = (
+                w0 * row[j]
+                + w1 * row[j + s]
+                + w2 * row[j + 2 * s]
+                + w3 * row[j + 3 * s]
+                + w4 * row[j + 4 * s]
+                + w5 * row[j + 5 * s]
+                + w6 * row[j + 6 * s]
+                + w7 * row[j + 7 * s]
+            )
+    else:
+        for j in range(m):
+            acc[j] += (
+                w0 * row[j]
+                + w1 * row[j + s]
+                + w2 * row[j + 2 * s]
+                + w3 * row[j + 3 * s]
+                + w4 * row[j + 4 * s]
+                + w5 * row[j + 5 * s]
+                + w6 * row[j + 6 * s]
+                + w7 * row[j + 7 * s]
+            )
+
+
+@njit(**_OPTS)
+def _strided(buf, base, weights, s, acc):
+    """``acc[j] = sum_k weights[k] * buf[base + k*s + j]``, eight taps (or pairs) per sweep.
+
+    For kernels of at least 8 taps; :func:`_stencil` keeps the shorter ones.
+    """
+    taps = weights.shape[0]
+    k = 0
+    if _symmetric(weights, taps):
+        half = taps // 2
+        centre = buf[base + half * s :]
+        wc = weights[half] if taps % 2 else weights.dtype.type(0.0)
+        while k + 8 <= half and s == 1:
+            left = buf[base + k * s :]
+            right = buf[base + (taps - 8 - k) * s :]
+            _spairs8(acc, k == 0, left, right, s, weights, k, centre, wc)
+            k += 8
+        while k + 4 <= half:
+            left = buf[base + k * s :]
+            right = buf[base + (taps - 4 - k) * s :]
+            _spairs4(acc, k == 0, left, right, s, weights, k, centre, wc)
+            k += 4
+        for q in range(k, half):
+            a = base + q * s
+            b = base + (taps - 1 - q) * s
+            _madd_pair1(
+                acc, False, weights[q], buf[a : a + acc.shape[0]], buf[b : b + acc.shape[0]]
+            )
+        return
+    while k + 8 <= taps:
+        _smadd8(acc, k == 0, buf[base + k * s :], s, weights, k)
+        k += 8
+    for q in range(k, taps):
+        a = base + q * s
+        _madd1(acc, False, weights[q], buf[a : a + acc.shape[0]])
+
+
+@njit(**_OPTS)
+def _spairs4_int(acc, init, left, right, s, w, k, centre, wc):
+    """:func:`_spairs4` of 8/16-bit integer rows, each pair summed exactly in float32.
+
+    The same sums in the same order as :func:`_spairs4` on the rows converted to floats.
+    """
+    s = max(s, 0)
+    w0, w1, w2, w3 = w[k], w[k + 1], w[k + 2], w[k + 3]
+    m = acc.shape[0]
+    f = np.float32
+    if init:
+        for j in range(m):
+            acc[j] = wc * f(centre[j]) + (
+                w0 * (f(left[j]) + f(right[j + 3 * s]))
+                + w1 * (f(left[j + s]) + f(right[j + 2 * s]))
+                + w2 * (f(left[j + 2 * s]) + f(right[j + s]))
+                + w3 * (f(left[j + 3 * s]) + f(right[j]))
+            )
+    else:
+        for j in range(m):
+            acc[j] += (
+                w0 * (f(left[j]) + f(right[j + 3 * s]))
+                + w1 * (f(left[j + s]) + f(right[j + 2 * s]))
+                + w2 * (f(left[j + 2 * s]) + f(right[j + s]))
+                + w3 * (f(left[j + 3 * s]) + f(right[j]))
+            )
+
+
+@njit(**_OPTS)
+def _strided_int(flat, base, weights, s, acc):
+    """:func:`_strided` of palindromic ``weights`` over 8/16-bit rows ``s`` apart (``s`` > 16).
+
+    Bit for bit :func:`_strided` over the rows converted to floats.
+    """
+    taps = weights.shape[0]
+    m = acc.shape[0]
+    half = taps // 2
+    centre = flat[base + half * s :]
+    wc = weights[half] if taps % 2 else weights.dtype.type(0.0)
+    k = 0
+    while k + 4 <= half:
+        left = flat[base + k * s :]
+        right = flat[base + (taps - 4 - k) * s :]
+        _spairs4_int(acc, k == 0, left, right, s, weights, k, centre, wc)
+        k += 4
+    for q in range(k, half):
+        a = base + q * s
+        b = base + (taps - 1 - q) * s
+        _madd_int_pair1(acc, False, weights[q], flat[a : a + m], flat[b : b + m])
+
+
 @njit(**_OPTS)
 def _stencil(buf, weights, stride, acc):
     """``acc[j] = sum_k weights[k] * buf[k * stride + j]`` for ``j < len(acc)``."""
     m = acc.shape[0]
     taps = weights.shape[0]
+    if taps >= 8 and stride <= STRIDED_MAX:
+        _strided(buf, 0, weights, stride, acc)
+        return
     if _symmetric(weights, taps):
         half = taps // 2
         k = 0
@@ -590,6 +786,7 @@ def pass_fused2(
     outer, na, m = src.shape
     nb = m // inner
     ka = wa.shape[0]
+    flat = src.reshape(outer, na * m)
     acc_t = wa.dtype
     per = (na + nchunks - 1) // nchunks
     for item in prange(outer * nchunks):
@@ -603,13 +800,19 @@ def pass_fused2(
         start, stop = chunk * per, min(na, (chunk + 1) * per)
         if block == 0:
             for i in range(start, stop):
-                _combine_rows(src, o, i, 0, wa, lead_a, na, mode_a, cval, body, qv, wv)
+                if ka >= 8 and lead_a <= i < na - (ka - 1 - lead_a):
+                    _strided(flat[o], (i - lead_a) * m, wa, m, body)
+                else:
+                    _combine_rows(src, o, i, 0, wa, lead_a, na, mode_a, cval, body, qv, wv)
                 _fill_halo(buf, lead_b, nb, inner, mode_b, cval)
                 _emit(buf, wb, inner, acc, dst[o, i], lo, hi, is_int)
             continue
         if mode_a != 3 and _symmetric(wa, ka):
             for i in range(start, stop):
-                _combine_int_rows(src, o, i, wa, lead_a, na, mode_a, body, qv)
+                if ka >= 8 and lead_a <= i < na - (ka - 1 - lead_a):
+                    _strided_int(flat[o], (i - lead_a) * m, wa, m, body)
+                else:
+                    _combine_int_rows(src, o, i, wa, lead_a, na, mode_a, body, qv)
                 _fill_halo(buf, lead_b, nb, inner, mode_b, cval)
                 _emit(buf, wb, inner, acc, dst[o, i], lo, hi, is_int)
             continue
