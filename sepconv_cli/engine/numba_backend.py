@@ -26,10 +26,11 @@ unless set): busy-waiting workers made short passes stall for milliseconds on a 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,59 @@ def _dynamic(func: Callable[..., None]) -> Callable[..., None]:
             func(*args)
 
     return wrapper
+
+
+#: Argument-type keys whose specialisation this process has already compiled or loaded.
+_READY: set[tuple[Any, ...]] = set()
+
+
+def _arg_key(arg: Any) -> Any:
+    """What Numba dispatches ``arg`` on, cheaply (no ``numba.typeof``)."""
+    if isinstance(arg, np.ndarray):
+        f = arg.flags
+        return (arg.dtype.str, arg.ndim, f.c_contiguous, f.f_contiguous, f.writeable, f.aligned)
+    return type(arg)
+
+
+@contextlib.contextmanager
+def _cache_lock() -> Iterator[None]:
+    """Hold an exclusive lock on the cache folder (POSIX ``flock``; no-op where unavailable).
+
+    Numba's disk cache is not safe for processes compiling the same function at once: each
+    rewrites the function's index from its own view, and the index can end up naming a code
+    file another process overwrote with a different specialisation ("can't unbox array" or a
+    typing error on every later load). Batch workers and test workers start together on a
+    cold cache, so compiles are serialised across processes.
+    """
+    try:
+        import fcntl
+
+        folder = Path(numba.config.CACHE_DIR or CACHE_DIR)
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / ".compile.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    except (ImportError, OSError):  # no flock (Windows) or no writable cache: nothing to guard
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _run(kernel: Callable[..., None], *args: Any) -> None:
+    """Call a compiled kernel, its first specialisation per process compiled under the lock.
+
+    The specialisation is compiled (or loaded from the cache) with :func:`_cache_lock` held,
+    then run without it, so concurrent processes wait only for each other's compiles.
+    """
+    key = (kernel.__name__, *map(_arg_key, args))
+    if key not in _READY:
+        signature = tuple(numba.typeof(arg) for arg in args)
+        with _cache_lock():
+            kernel.compile(signature)
+        _READY.add(key)
+    kernel(*args)
 
 
 def _threads() -> int:
@@ -192,7 +246,7 @@ def _pass1d(src, dst, w, lead, mode, cval, axis) -> None:
     lo, hi, is_int = _limits(dst.dtype)
     cval = w.dtype.type(cval)
     if inner < LINE_INNER_MAX:
-        _k.pass_lines(s3, d3, w, lead, mode, cval, lo, hi, is_int, _chunks(outer, 1))
+        _run(_k.pass_lines, s3, d3, w, lead, mode, cval, lo, hi, is_int, _chunks(outer, 1))
     elif _same_buffer(src, dst):
         rows = n + w.size - 1
         tile = max(16, TILE_BYTES // (rows * w.itemsize) // 16 * 16)
@@ -200,12 +254,12 @@ def _pass1d(src, dst, w, lead, mode, cval, axis) -> None:
             tile = max(16, tile // 2 // 16 * 16)
         tile = min(tile, inner)
         items = outer * -(-inner // tile)
-        _k.pass_tiles(s3, d3, w, lead, mode, cval, lo, hi, is_int, tile, _chunks(items, 1))
+        _run(_k.pass_tiles, s3, d3, w, lead, mode, cval, lo, hi, is_int, tile, _chunks(items, 1))
     else:
         tile = min(inner, max(256, WINDOW_ROW_BYTES // (w.size * w.itemsize) // 64 * 64))
         ntiles = -(-inner // tile)
         nchunks = _chunks(n, outer * ntiles)
-        _k.pass_window(s3, d3, w, lead, mode, cval, lo, hi, is_int, tile, nchunks)
+        _run(_k.pass_window, s3, d3, w, lead, mode, cval, lo, hi, is_int, tile, nchunks)
 
 
 @_dynamic
@@ -223,7 +277,8 @@ def _fused(src, dst, steps, cval) -> None:
         d3 = dst.reshape(s3.shape)
         nchunks = _chunks(shape[axis], outer)
         block = FUSED_BLOCK_ROWS if src.dtype.kind in "iub" else 0
-        _k.pass_fused2(
+        _run(
+            _k.pass_fused2,
             s3,
             d3,
             wa,
@@ -250,7 +305,8 @@ def _fused(src, dst, steps, cval) -> None:
     ntiles = -(-nb // max(8, min(nb, fit)))
     tile = -(-nb // ntiles)
     nchunks = _chunks(na, outer * ntiles)
-    _k.pass_fused3(
+    _run(
+        _k.pass_fused3,
         s4,
         d4,
         wa,

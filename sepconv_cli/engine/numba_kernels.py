@@ -25,9 +25,9 @@ MODE_CODES: dict[str, int] = {"reflect": 0, "mirror": 1, "nearest": 2, "constant
 # propagate as in scipy, and results differ from an unfused loop by float rounding only.
 _FAST = {"contract", "nsz"}
 _OPTS = {"cache": True, "nogil": True, "fastmath": _FAST}
-#: Largest stride :func:`_stencil` sweeps eight taps at a time: along rows (of pixels with a
-#: few channels). Rows a large stride apart are swept a pair at a time instead, so the
-#: streams fit the cache's ways (a power-of-two row length maps them all to the same sets).
+#: Largest stride at which :func:`_strided` sweeps eight symmetric pairs at once: along rows
+#: (of pixels with a few channels). Rows further apart are swept four pairs at once: sixteen
+#: streams a power-of-two row length apart map to the same cache sets and evict each other.
 STRIDED_MAX = 16
 
 
@@ -308,7 +308,7 @@ def _strided(buf, base, weights, s, acc):
         half = taps // 2
         centre = buf[base + half * s :]
         wc = weights[half] if taps % 2 else weights.dtype.type(0.0)
-        while k + 8 <= half and s == 1:
+        while k + 8 <= half and s <= STRIDED_MAX:
             left = buf[base + k * s :]
             right = buf[base + (taps - 8 - k) * s :]
             _spairs8(acc, k == 0, left, right, s, weights, k, centre, wc)
@@ -389,7 +389,7 @@ def _stencil(buf, weights, stride, acc):
     """``acc[j] = sum_k weights[k] * buf[k * stride + j]`` for ``j < len(acc)``."""
     m = acc.shape[0]
     taps = weights.shape[0]
-    if taps >= 8 and stride <= STRIDED_MAX:
+    if taps >= 8:
         _strided(buf, 0, weights, stride, acc)
         return
     if _symmetric(weights, taps):
