@@ -233,9 +233,17 @@ def _view3(arr: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _chunks(work: int, items: int) -> int:
-    """How many pieces to cut each of ``items`` work items into so that all threads get work."""
-    want = 4 * _threads()
-    return max(1, min(work, -(-want // max(items, 1))))
+    """How many pieces to cut each of ``items`` work items into so that all threads get work.
+
+    At least four pieces per thread in all, and where ``work`` allows a multiple of the thread
+    count: 9 equal pieces on 2 threads leave one thread idle for a ninth of the run.
+    """
+    threads = _threads()
+    items = max(items, 1)
+    n = max(1, min(work, -(-4 * threads // items)))
+    while n < work and (n * items) % threads:
+        n += 1
+    return n
 
 
 @_dynamic

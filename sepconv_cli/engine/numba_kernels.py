@@ -683,6 +683,79 @@ def _combine_planes(src, o, row, nv, cfill, qv, wv, body):
 
 
 @njit(**_OPTS)
+def _dual4(acc_a, acc_b, init, s0, s1, s2, s3, a0, a1, a2, a3, b0, b1, b2, b3):
+    """``acc_a (=|+=) sum_i a_i * s_i``, ``acc_b (=|+=) sum_i b_i * s_i``: four rows read once."""
+    m = acc_a.shape[0]
+    if init:
+        for j in range(m):
+            acc_a[j] = a0 * s0[j] + a1 * s1[j] + a2 * s2[j] + a3 * s3[j]
+            acc_b[j] = b0 * s0[j] + b1 * s1[j] + b2 * s2[j] + b3 * s3[j]
+    else:
+        for j in range(m):
+            acc_a[j] += a0 * s0[j] + a1 * s1[j] + a2 * s2[j] + a3 * s3[j]
+            acc_b[j] += b0 * s0[j] + b1 * s1[j] + b2 * s2[j] + b3 * s3[j]
+
+
+@njit(**_OPTS)
+def _dual1(acc_a, acc_b, init, s0, a0, b0):
+    """``acc_a (=|+=) a0 * s0`` and ``acc_b (=|+=) b0 * s0``."""
+    m = acc_a.shape[0]
+    if init:
+        for j in range(m):
+            acc_a[j] = a0 * s0[j]
+            acc_b[j] = b0 * s0[j]
+    else:
+        for j in range(m):
+            acc_a[j] += a0 * s0[j]
+            acc_b[j] += b0 * s0[j]
+
+
+@njit(**_OPTS)
+def _combine_span2(src, o, first, q0, w, out_a, out_b, lo, hi):
+    """The axis-1 pass of two consecutive planes over one span, each input plane read once.
+
+    ``out_a[lo:hi] = sum_k w[k] * src[o, q0 + k].flat[first:]`` and ``out_b`` the same from
+    plane ``q0 + 1`` on: plane ``q0 + t`` weighs ``w[t]`` in the first and ``w[t - 1]`` in the
+    second. All ``len(w) + 1`` planes must be inside the axis.
+    """
+    body_a, body_b = out_a[lo:hi], out_b[lo:hi]
+    last = first + hi - lo
+    size = src.shape[2] * src.shape[3]
+    taps = w.shape[0]
+    zero = w.dtype.type(0.0)
+    t = 0
+    while t + 4 <= taps + 1:
+        a = np.empty(4, w.dtype)
+        b = np.empty(4, w.dtype)
+        for i in range(4):
+            a[i] = w[t + i] if t + i < taps else zero
+            b[i] = w[t + i - 1] if t + i >= 1 else zero
+        _dual4(
+            body_a,
+            body_b,
+            t == 0,
+            src[o, q0 + t].reshape(size)[first:last],
+            src[o, q0 + t + 1].reshape(size)[first:last],
+            src[o, q0 + t + 2].reshape(size)[first:last],
+            src[o, q0 + t + 3].reshape(size)[first:last],
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            b[0],
+            b[1],
+            b[2],
+            b[3],
+        )
+        t += 4
+    while t < taps + 1:
+        wa = w[t] if t < taps else zero
+        wb = w[t - 1] if t >= 1 else zero
+        _dual1(body_a, body_b, t == 0, src[o, q0 + t].reshape(size)[first:last], wa, wb)
+        t += 1
+
+
+@njit(**_OPTS)
 def _combine_span(src, o, first, nv, cfill, qv, wv, body):
     """``body = sum_k wv[k] * src[o, qv[k]].flat[first:first + len(body)] + cfill``."""
     last = first + body.shape[0]
@@ -867,7 +940,7 @@ def pass_fused3(
     """
     outer, na, nb, m = src.shape
     nc = m // inner
-    kb = wb.shape[0]
+    ka, kb = wa.shape[0], wb.shape[0]
     acc_t = wa.dtype
     ntiles = (nb + tile - 1) // tile
     per = (na + nchunks - 1) // nchunks
@@ -878,6 +951,7 @@ def pass_fused3(
         th = min(tile, nb - y0)
         rows = th + kb - 1
         block = np.empty(rows * m, acc_t)
+        block2 = np.empty(rows * m, acc_t)
         plane = np.empty(th * m, acc_t)
         buf = np.empty((nc + wc.shape[0] - 1) * inner, acc_t)
         acc = np.empty(m, acc_t)
@@ -888,25 +962,35 @@ def pass_fused3(
         # every input plane, so the axis-1 pass runs over them as one long vector per tap.
         p0 = max(0, lead_b - y0)
         p1 = max(p0, min(rows, nb - y0 + lead_b))
-        for z in range(chunk * per, min(na, (chunk + 1) * per)):
-            nv, cfill = _taps_at(z, wa, lead_a, na, mode_a, cval, qv, wv)
-            if p1 > p0:
+        z, end = chunk * per, min(na, (chunk + 1) * per)
+        while z < end:
+            # Two planes at once where every tap of both is inside the axis: each input plane
+            # is read once for both (the axis-1 pass is bound by reading the planes).
+            pair = z + 1 < end and p1 > p0 and lead_a <= z and z + ka - lead_a < na
+            if pair:
                 first = (y0 + p0 - lead_b) * m
-                _combine_span(src, o, first, nv, cfill, qv, wv, block[p0 * m : p1 * m])
-            for p in range(rows):
-                if p0 <= p < p1:
-                    continue
-                q = extend_index(y0 + p - lead_b, nb, mode_b)
-                row = block[p * m : (p + 1) * m]
-                if q < 0:
+                _combine_span2(src, o, first, z - lead_a, wa, block, block2, p0 * m, p1 * m)
+            for dz in range(2 if pair else 1):
+                blk = block2 if dz else block
+                nv, cfill = _taps_at(z + dz, wa, lead_a, na, mode_a, cval, qv, wv)
+                if p1 > p0 and not pair:
+                    first = (y0 + p0 - lead_b) * m
+                    _combine_span(src, o, first, nv, cfill, qv, wv, blk[p0 * m : p1 * m])
+                for p in range(rows):
+                    if p0 <= p < p1:
+                        continue
+                    q = extend_index(y0 + p - lead_b, nb, mode_b)
+                    row = blk[p * m : (p + 1) * m]
+                    if q < 0:
+                        for j in range(m):
+                            row[j] = cval
+                    else:
+                        _combine_planes(src, o, q, nv, cfill, qv, wv, row)
+                _stencil(blk, wb, m, plane)  # the axis-2 pass over the whole tile at once
+                for y in range(th):
+                    line = plane[y * m : (y + 1) * m]
                     for j in range(m):
-                        row[j] = cval
-                else:
-                    _combine_planes(src, o, q, nv, cfill, qv, wv, row)
-            _stencil(block, wb, m, plane)  # the axis-2 pass over the whole tile at once
-            for y in range(th):
-                line = plane[y * m : (y + 1) * m]
-                for j in range(m):
-                    body[j] = line[j]
-                _fill_halo(buf, lead_c, nc, inner, mode_c, cval)
-                _emit(buf, wc, inner, acc, dst[o, z, y0 + y], lo, hi, is_int)
+                        body[j] = line[j]
+                    _fill_halo(buf, lead_c, nc, inner, mode_c, cval)
+                    _emit(buf, wc, inner, acc, dst[o, z + dz, y0 + y], lo, hi, is_int)
+            z += 2 if pair else 1
