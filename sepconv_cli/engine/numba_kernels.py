@@ -683,17 +683,21 @@ def _combine_planes(src, o, row, nv, cfill, qv, wv, body):
 
 
 @njit(**_OPTS)
-def _dual4(acc_a, acc_b, init, s0, s1, s2, s3, a0, a1, a2, a3, b0, b1, b2, b3):
-    """``acc_a (=|+=) sum_i a_i * s_i``, ``acc_b (=|+=) sum_i b_i * s_i``: four rows read once."""
+def _dual6(acc_a, acc_b, init, s0, s1, s2, s3, s4, s5, a, b, t):
+    """``acc_a (=|+=) sum_i a[t+i] * s_i`` and the same with ``b`` into ``acc_b``: six rows
+    read once for two outputs (six row streams and two outputs stay within the cache's ways,
+    although the rows are a power of two apart)."""
+    a0, a1, a2, a3, a4, a5 = a[t], a[t + 1], a[t + 2], a[t + 3], a[t + 4], a[t + 5]
+    b0, b1, b2, b3, b4, b5 = b[t], b[t + 1], b[t + 2], b[t + 3], b[t + 4], b[t + 5]
     m = acc_a.shape[0]
     if init:
         for j in range(m):
-            acc_a[j] = a0 * s0[j] + a1 * s1[j] + a2 * s2[j] + a3 * s3[j]
-            acc_b[j] = b0 * s0[j] + b1 * s1[j] + b2 * s2[j] + b3 * s3[j]
+            acc_a[j] = a0 * s0[j] + a1 * s1[j] + a2 * s2[j] + a3 * s3[j] + a4 * s4[j] + a5 * s5[j]
+            acc_b[j] = b0 * s0[j] + b1 * s1[j] + b2 * s2[j] + b3 * s3[j] + b4 * s4[j] + b5 * s5[j]
     else:
         for j in range(m):
-            acc_a[j] += a0 * s0[j] + a1 * s1[j] + a2 * s2[j] + a3 * s3[j]
-            acc_b[j] += b0 * s0[j] + b1 * s1[j] + b2 * s2[j] + b3 * s3[j]
+            acc_a[j] += a0 * s0[j] + a1 * s1[j] + a2 * s2[j] + a3 * s3[j] + a4 * s4[j] + a5 * s5[j]
+            acc_b[j] += b0 * s0[j] + b1 * s1[j] + b2 * s2[j] + b3 * s3[j] + b4 * s4[j] + b5 * s5[j]
 
 
 @njit(**_OPTS)
@@ -722,36 +726,30 @@ def _combine_span2(src, o, first, q0, w, out_a, out_b, lo, hi):
     last = first + hi - lo
     size = src.shape[2] * src.shape[3]
     taps = w.shape[0]
-    zero = w.dtype.type(0.0)
+    wa = np.zeros(taps + 1, w.dtype)
+    wb = np.zeros(taps + 1, w.dtype)
+    wa[:taps] = w
+    wb[1:] = w
     t = 0
-    while t + 4 <= taps + 1:
-        a = np.empty(4, w.dtype)
-        b = np.empty(4, w.dtype)
-        for i in range(4):
-            a[i] = w[t + i] if t + i < taps else zero
-            b[i] = w[t + i - 1] if t + i >= 1 else zero
-        _dual4(
+    while t + 6 <= taps + 1:
+        rows = src[o, q0 + t : q0 + t + 6].reshape(6, size)
+        _dual6(
             body_a,
             body_b,
             t == 0,
-            src[o, q0 + t].reshape(size)[first:last],
-            src[o, q0 + t + 1].reshape(size)[first:last],
-            src[o, q0 + t + 2].reshape(size)[first:last],
-            src[o, q0 + t + 3].reshape(size)[first:last],
-            a[0],
-            a[1],
-            a[2],
-            a[3],
-            b[0],
-            b[1],
-            b[2],
-            b[3],
+            rows[0, first:last],
+            rows[1, first:last],
+            rows[2, first:last],
+            rows[3, first:last],
+            rows[4, first:last],
+            rows[5, first:last],
+            wa,
+            wb,
+            t,
         )
-        t += 4
+        t += 6
     while t < taps + 1:
-        wa = w[t] if t < taps else zero
-        wb = w[t - 1] if t >= 1 else zero
-        _dual1(body_a, body_b, t == 0, src[o, q0 + t].reshape(size)[first:last], wa, wb)
+        _dual1(body_a, body_b, t == 0, src[o, q0 + t].reshape(size)[first:last], wa[t], wb[t])
         t += 1
 
 
