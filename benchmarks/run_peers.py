@@ -127,7 +127,7 @@ def _numba_threads() -> None:
     numba.set_num_threads(min(THREADS["n"], numba.config.NUMBA_NUM_THREADS))
 
 
-def sepconv_apply(case: Case, data: np.ndarray) -> Callable[[], np.ndarray]:
+def _apply_runner(case: Case, data: np.ndarray, reuse: bool) -> Callable[[], np.ndarray]:
     from sepconv_cli.engine import ApplyOptions, apply
 
     _numba_threads()
@@ -137,12 +137,23 @@ def sepconv_apply(case: Case, data: np.ndarray) -> Callable[[], np.ndarray]:
     options = ApplyOptions(
         kernels=(f"gaussian:sigma={case.sigma:g}vox",), mode="reflect", memory_limit=2**62
     )
+    out = np.empty_like(data) if reuse else None  # uint8 in, uint8 out: the input's dtype
 
     def run() -> np.ndarray:
-        out, _report = apply(image, None, options)
-        return np.asarray(out.data)
+        result, _report = apply(image, None, options, out=out)
+        return np.asarray(result.data)
 
     return run
+
+
+def sepconv_apply(case: Case, data: np.ndarray) -> Callable[[], np.ndarray]:
+    """The public API into a reused output array, as scipy, OpenCV and the floor are run."""
+    return _apply_runner(case, data, reuse=True)
+
+
+def sepconv_apply_fresh(case: Case, data: np.ndarray) -> Callable[[], np.ndarray]:
+    """The public API returning a new array each call (what the CLI does before writing)."""
+    return _apply_runner(case, data, reuse=False)
 
 
 def sepconv_kernel(case: Case, data: np.ndarray) -> Callable[[], np.ndarray]:
@@ -273,6 +284,7 @@ def floor(case: Case, data: np.ndarray) -> Callable[[], np.ndarray]:
 
 CONTENDERS: dict[str, Callable[[Case, np.ndarray], Callable[[], np.ndarray]]] = {
     "sepconv": sepconv_apply,
+    "sepconv new array": sepconv_apply_fresh,
     "sepconv kernel": sepconv_kernel,
     "scipy.ndimage": scipy_ndimage,
     "OpenCV": opencv,
