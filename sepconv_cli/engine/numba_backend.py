@@ -615,16 +615,24 @@ def warm_up(dtype: Any = np.float32) -> dict[str, Any]:
     """Load (or compile, on a first run) the kernels for ``dtype`` data on a tiny array.
 
     Returns :func:`compile_status` afterwards. The CLI calls this behind a "compiling numba
-    kernels" message when :func:`cache_ready` is False.
+    kernels" message when :func:`cache_ready` is False. A dtype warmed up once in this process
+    is not run again (``apply`` calls this on every run).
 
     Examples
     --------
     >>> warm_up("float32")["loaded"] + warm_up("float32")["compiled"] >= 3
     True
     """
-    probe = np.zeros((2, 3, LINE_INNER_MAX), np.dtype(dtype))
-    w = np.ones(3, _compute_dtype(probe, None))
-    correlate_separable(probe, [w, w], axes=(1, 2))
-    correlate1d(probe, w, axis=1)
-    correlate1d(probe, w, axis=2)
+    dtype = np.dtype(dtype)
+    if dtype not in _WARM:
+        probe = np.zeros((2, 3, LINE_INNER_MAX), dtype)
+        w = np.ones(3, _compute_dtype(probe, None))
+        correlate_separable(probe, [w, w], axes=(1, 2))
+        correlate1d(probe, w, axis=1)
+        correlate1d(probe, w, axis=2)
+        _WARM.add(dtype)
     return compile_status()
+
+
+#: Dtypes :func:`warm_up` has run in this process.
+_WARM: set[np.dtype] = set()
