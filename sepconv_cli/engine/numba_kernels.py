@@ -363,7 +363,7 @@ def _spairs4_int(acc, init, left, right, s, w, k, centre, wc):
 
 @njit(**_OPTS)
 def _strided_int(flat, base, weights, s, acc):
-    """:func:`_strided` of palindromic ``weights`` over 8/16-bit rows ``s`` apart (``s`` > 16).
+    """:func:`_strided` of palindromic ``weights`` over 8/16-bit rows ``s > STRIDED_MAX`` apart.
 
     Bit for bit :func:`_strided` over the rows converted to floats.
     """
@@ -858,6 +858,9 @@ def pass_fused2(
     nb = m // inner
     ka = wa.shape[0]
     flat = src.reshape(outer, na * m)
+    # Interior rows are swept from the flat view, four pairs at a time (rows further apart
+    # than STRIDED_MAX), alike for float and integer rows, so both give the same sums.
+    strided = ka >= 8 and m > STRIDED_MAX
     acc_t = wa.dtype
     per = (na + nchunks - 1) // nchunks
     for item in prange(outer * nchunks):
@@ -871,7 +874,7 @@ def pass_fused2(
         start, stop = chunk * per, min(na, (chunk + 1) * per)
         if block == 0:
             for i in range(start, stop):
-                if ka >= 8 and lead_a <= i < na - (ka - 1 - lead_a):
+                if strided and lead_a <= i < na - (ka - 1 - lead_a):
                     _strided(flat[o], (i - lead_a) * m, wa, m, body)
                 else:
                     _combine_rows(src, o, i, 0, wa, lead_a, na, mode_a, cval, body, qv, wv)
@@ -880,7 +883,7 @@ def pass_fused2(
             continue
         if mode_a != 3 and _symmetric(wa, ka):
             for i in range(start, stop):
-                if ka >= 8 and lead_a <= i < na - (ka - 1 - lead_a):
+                if strided and lead_a <= i < na - (ka - 1 - lead_a):
                     _strided_int(flat[o], (i - lead_a) * m, wa, m, body)
                 else:
                     _combine_int_rows(src, o, i, wa, lead_a, na, mode_a, body, qv)

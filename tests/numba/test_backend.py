@@ -323,8 +323,10 @@ def test_integer_rows_read_directly_give_the_float_input_result(mode, dtype):
     as filtering the image converted to floats first, and within float rounding of scipy."""
     info = np.iinfo(dtype)
     rng = np.random.default_rng(len(mode) + info.bits)
-    image = rng.integers(info.min, int(info.max) + 1, (31, 23, 3)).astype(dtype)
-    for taps in (2, 3, 4, 5, 8, 25):  # 25 taps is longer than both axes
+    wide = rng.integers(info.min, int(info.max) + 1, (31, 23, 3)).astype(dtype)
+    narrow = rng.integers(info.min, int(info.max) + 1, (60, 4, 3)).astype(dtype)  # rows of 12
+    cases = [(wide, taps) for taps in (2, 3, 4, 5, 8, 25)]  # 25 taps: longer than both axes
+    for image, taps in [*cases, (narrow, 17)]:
         half = rng.random((taps + 1) // 2)
         weights = np.concatenate([half, half[::-1][taps % 2 :]])
         origins = [(taps - 1) // 2, 0]
