@@ -107,6 +107,8 @@ def _dynamic(func: Callable[..., None]) -> Callable[..., None]:
 
 #: Argument-type keys whose specialisation this process has already compiled or loaded.
 _READY: set[tuple[Any, ...]] = set()
+#: Dtypes :func:`warm_up` has run in this process.
+_WARM: set[np.dtype] = set()
 
 
 def _arg_key(arg: Any) -> Any:
@@ -632,7 +634,3 @@ def warm_up(dtype: Any = np.float32) -> dict[str, Any]:
         correlate1d(probe, w, axis=2)
         _WARM.add(dtype)
     return compile_status()
-
-
-#: Dtypes :func:`warm_up` has run in this process.
-_WARM: set[np.dtype] = set()
