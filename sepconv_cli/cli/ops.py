@@ -70,7 +70,9 @@ def _emit(*renderables: Any) -> None:
 
 @ops_app.command("layer")
 def layer_command(
-    kind: str = typer.Option("conv", "--type", "-t", help="Layer type: conv, dw, pw or dwsep."),
+    kind: str = typer.Option(
+        "conv", "--type", "-t", help="Layer type: a convolution of the model spec (conv, dw, ...)."
+    ),
     c_in: int = typer.Option(..., "--in", help="Input channels C."),
     c_out: int | None = typer.Option(
         None, "--out", help="Output channels C' (dw: default C; a multiple of C)."
@@ -96,15 +98,15 @@ def layer_command(
     Example: sepconv ops layer --type dwsep --in 32 --out 64 --kernel 3 --size 112x112
     """
     from sepconv_cli.costs import layers as L
+    from sepconv_cli.costs.layertypes import family
     from sepconv_cli.errors import UsageError
     from sepconv_cli.registry import did_you_mean
 
-    kinds = ("conv", "dw", "pw", "dwsep")
+    kinds = family("convolution")
     kind = kind.lower()
     if kind not in kinds:
         raise UsageError(
-            f"--type must be one of {', '.join(kinds)}, got {kind!r}"
-            f"{did_you_mean(kind, list(kinds))}"
+            f"--type must be one of {', '.join(kinds)}, got {kind!r}{did_you_mean(kind, kinds)}"
         )
     if padding not in L.PADDINGS:
         raise UsageError(f"--padding must be one of {', '.join(L.PADDINGS)}, got {padding!r}")

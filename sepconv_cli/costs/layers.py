@@ -66,6 +66,9 @@ class LayerCost:
         Per spatial axis; empty for fc and attention layers.
     parts
         The layers a composite layer is made of (``dwsep`` = ``dw`` then ``pw``).
+    elementwise
+        Element-wise operations that are not MACs (activations, residual adds, un-folded batch
+        norm, interpolation, the gating of squeeze-and-excitation), for batch size 1.
 
     Examples
     --------
@@ -82,6 +85,7 @@ class LayerCost:
     kernel: tuple[int, ...] = ()
     stride: tuple[int, ...] = ()
     parts: tuple[LayerCost, ...] = field(default=())
+    elementwise: int = 0
 
     @property
     def flops(self) -> int:
@@ -99,6 +103,7 @@ class LayerCost:
             "macs": self.macs,
             "flops": self.flops,
             "params": self.params,
+            "elementwise_ops": self.elementwise,
         }
         if self.parts:
             out["parts"] = [part.as_dict() for part in self.parts]
@@ -207,13 +212,15 @@ def _sliding_cost(
     padding: str,
     bias: bool,
     batchnorm: bool,
+    groups: int = 1,
 ) -> LayerCost:
     """The cost of a sliding-window layer that gives every input channel ``fan`` filters.
 
     The one validation and window arithmetic of conv, pw (``fan`` = C_out: every output channel
     sees every input channel) and dw (``fan`` = the depth multiplier, C_out = C_in · fan):
     weights = prod(kernel) · C_in · fan, MACs = prod(output size) · weights. ``fan_name``
-    names ``fan`` in errors.
+    names ``fan`` in errors. With ``groups`` = g (conv and pw), each output channel sees C_in / g
+    input channels: weights = prod(kernel) · C_in · C_out / g.
     """
     size = _check_size(size)
     c_in = _check_channels(c_in, "input channels")
@@ -222,7 +229,8 @@ def _sliding_cost(
     ss = per_axis(stride, len(size), "stride")
     out = output_size(size, ks, ss, padding)
     c_out = c_in * fan if kind == "dw" else fan
-    weights = math.prod(ks) * c_in * fan
+    _check_groups(groups, c_in, c_out)
+    weights = math.prod(ks) * c_in * fan // groups
     return LayerCost(
         kind,
         (*size, c_in),
@@ -232,6 +240,15 @@ def _sliding_cost(
         ks,
         ss,
     )
+
+
+def _check_groups(groups: int, c_in: int, c_out: int) -> None:
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise UsageError(f"groups must be a positive integer, got {_show(groups)}")
+    if c_in % groups or c_out % groups:
+        raise UsageError(
+            f"groups ({groups}) must divide the input ({c_in}) and output ({c_out}) channels"
+        )
 
 
 def conv_cost(
@@ -244,18 +261,72 @@ def conv_cost(
     *,
     bias: bool = False,
     batchnorm: bool = False,
+    groups: int = 1,
 ) -> LayerCost:
-    """A standard convolution: every output channel sees every input channel.
+    """A standard convolution: every output channel sees every input channel (of its group).
 
-    MACs = prod(output size) · prod(kernel) · C_in · C_out; params = prod(kernel) · C_in · C_out.
+    MACs = prod(output size) · prod(kernel) · C_in · C_out / groups;
+    params = prod(kernel) · C_in · C_out / groups.
 
     Examples
     --------
     >>> c = conv_cost((224, 224), 3, 32, 3, 2)
     >>> c.output_shape, c.macs, c.params
     ((112, 112, 32), 10838016, 864)
+    >>> conv_cost((56, 56), 128, 128, 3, groups=32).params  # ResNeXt's 32x4d group conv
+    4608
     """
-    return _sliding_cost("conv", size, c_in, c_out, "out", kernel, stride, padding, bias, batchnorm)
+    return _sliding_cost(
+        "conv", size, c_in, c_out, "out", kernel, stride, padding, bias, batchnorm, groups
+    )
+
+
+def conv_transpose_cost(
+    size: Sequence[int],
+    c_in: int,
+    c_out: int,
+    kernel: IntOrSeq,
+    stride: IntOrSeq = 1,
+    padding: str = "same",
+    *,
+    bias: bool = False,
+    batchnorm: bool = False,
+    groups: int = 1,
+) -> LayerCost:
+    """A transposed ("up-") convolution: every input value scatters a K^d window to C_out.
+
+    Output size: ``"same"`` = input · stride; ``"valid"`` = (input - 1) · stride + kernel.
+    MACs = prod(input size) · prod(kernel) · C_in · C_out / groups (PyTorch's and fvcore's
+    count); params as for a convolution.
+
+    Examples
+    --------
+    >>> c = conv_transpose_cost((28, 28), 128, 64, 2, 2)
+    >>> c.output_shape, c.macs, c.params
+    ((56, 56, 64), 25690112, 32768)
+    """
+    size = _check_size(size)
+    c_in = _check_channels(c_in, "input channels")
+    c_out = _check_channels(c_out, "out")
+    ks = per_axis(kernel, len(size), "kernel")
+    ss = per_axis(stride, len(size), "stride")
+    if padding == "same":
+        out = tuple(n * s for n, s in zip(size, ss, strict=True))
+    elif padding == "valid":
+        out = tuple((n - 1) * s + k for n, k, s in zip(size, ks, ss, strict=True))
+    else:
+        raise UsageError(f"padding must be one of {', '.join(PADDINGS)}, got {padding!r}")
+    _check_groups(groups, c_in, c_out)
+    weights = math.prod(ks) * c_in * c_out // groups
+    return LayerCost(
+        "deconv",
+        (*size, c_in),
+        (*out, c_out),
+        math.prod(size) * weights,
+        weights + _extra(c_out, bias, batchnorm),
+        ks,
+        ss,
+    )
 
 
 def depthwise_cost(
@@ -302,15 +373,16 @@ def pointwise_cost(
     *,
     bias: bool = False,
     batchnorm: bool = False,
+    groups: int = 1,
 ) -> LayerCost:
-    """A pointwise (1x1) convolution mixing channels.
+    """A pointwise (1x1) convolution mixing channels (of each group: ShuffleNet's group pw).
 
     Examples
     --------
     >>> pointwise_cost((112, 112), 32, 64).macs
     25690112
     """
-    return _sliding_cost("pw", size, c_in, c_out, "out", 1, stride, "same", bias, batchnorm)
+    return _sliding_cost("pw", size, c_in, c_out, "out", 1, stride, "same", bias, batchnorm, groups)
 
 
 def dwsep_cost(
@@ -437,11 +509,13 @@ def convolution_cost(
     *,
     bias: bool = False,
     batchnorm: bool = False,
+    groups: int = 1,
 ) -> LayerCost:
     """The cost of a ``conv``, ``dw``, ``pw`` or ``dwsep`` layer, by name.
 
     ``c_out`` may be None for ``dw`` (keeps the channels); otherwise a ``dw`` layer's ``c_out``
     must be a multiple of ``c_in`` (the depth multiplier). A ``pw`` layer's kernel must be 1.
+    ``groups`` applies to ``conv`` and ``pw`` only.
 
     Examples
     --------
@@ -463,13 +537,15 @@ def convolution_cost(
         raise UsageError(f"layer type must be conv, dw, pw or dwsep, got {kind!r}")
     if c_out is None:
         raise UsageError(f"a {kind} layer needs out (its output channels)")
+    if groups != 1 and kind not in ("conv", "pw"):
+        raise UsageError(f"groups applies to conv and pw layers, not {kind}")
     if kind == "conv":
-        return conv_cost(size, c_in, c_out, kernel, stride, padding, **extra)
+        return conv_cost(size, c_in, c_out, kernel, stride, padding, groups=groups, **extra)
     if kind == "dwsep":
         return dwsep_cost(size, c_in, c_out, kernel, stride, padding, **extra)
     if any(k != 1 for k in per_axis(kernel, len(_check_size(size)), "kernel")):
         raise UsageError(f"a pw layer is 1x1, got kernel {_show(kernel)} (use conv or dwsep)")
-    return pointwise_cost(size, c_in, c_out, stride, **extra)
+    return pointwise_cost(size, c_in, c_out, stride, groups=groups, **extra)
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,14 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sepconv_cli.costs import layers as L
+from sepconv_cli.costs.layertypes import LAYER_TYPES, Context
+from sepconv_cli.costs.layertypes.base import boolean, fail, positive_int
 from sepconv_cli.errors import FormatError, SpecError, UsageError
 from sepconv_cli.registry import did_you_mean
 
@@ -52,51 +55,33 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 #: Top-level keys of a model spec.
-TOP_KEYS = ("name", "description", "reference", "input", "layer")
+TOP_KEYS = ("name", "description", "reference", "input", "bias", "batchnorm", "layer")
 
-_COMMON = ("type", "name", "repeat")
-#: Keys each layer type accepts (besides type, name and repeat).
-LAYER_KEYS: dict[str, tuple[str, ...]] = {
-    "conv": ("out", "kernel", "stride", "padding", "bias", "batchnorm"),
-    "dw": ("out", "kernel", "stride", "padding", "bias", "batchnorm"),
-    "pw": ("out", "stride", "bias", "batchnorm"),
-    "dwsep": ("out", "kernel", "stride", "padding", "bias", "batchnorm"),
-    "fc": ("out", "bias"),
-    "pool": ("kernel", "stride", "padding", "global", "op"),
-    "attention": ("heads", "bias"),
-}
-_REQUIRED: dict[str, tuple[str, ...]] = {
-    "conv": ("out", "kernel"),
-    "dw": ("kernel",),
-    "pw": ("out",),
-    "dwsep": ("out", "kernel"),
-    "fc": ("out",),
-}
+#: Keys every layer table may have, besides its type's own keys.
+COMMON_KEYS = ("type", "name", "repeat", "from")
+#: The reference to the network's input (in a block template: the block's input).
+INPUT = "input"
 
 
 @dataclass(frozen=True)
 class LayerSpec:
     """One ``[[layer]]`` table, validated (``index`` counts tables from 1).
 
+    ``options`` holds the type's own keys; ``sources`` the layers it reads (``from``, or
+    ``skip`` after the previous one); empty means the previous layer's output.
+
     Examples
     --------
-    >>> LayerSpec(1, "pw", out=64, name="proj").label
+    >>> LayerSpec(1, "pw", "proj", {"out": 64}).label
     "layer 1 (pw 'proj')"
     """
 
     index: int
     type: str
     name: str | None = None
-    out: int | None = None
-    kernel: int | tuple[int, ...] | None = None
-    stride: int | tuple[int, ...] | None = None
-    padding: str = "same"
-    bias: bool | None = None
-    batchnorm: bool | None = None
-    global_pool: bool = False
-    op: str = "avg"
-    heads: int = 1
+    options: Mapping[str, Any] = field(default_factory=dict)
     repeat: int = 1
+    sources: tuple[str | None, ...] = ()
 
     @property
     def label(self) -> str:
@@ -107,11 +92,11 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A validated network spec.
+    """A validated network spec (``bias`` / ``batchnorm``: its defaults, None where unsaid).
 
     Examples
     --------
-    >>> ModelSpec((32, 32, 3), (LayerSpec(1, "fc", out=10),)).ndim
+    >>> ModelSpec((32, 32, 3), (LayerSpec(1, "fc", options={"out": 10}),)).ndim
     2
     """
 
@@ -121,6 +106,8 @@ class ModelSpec:
     description: str = ""
     reference: str = ""
     source: str = "<spec>"
+    bias: bool | None = None
+    batchnorm: bool | None = None
 
     @property
     def ndim(self) -> int:
@@ -130,16 +117,22 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ModelLayer:
-    """One computed layer of a network (a layer with ``repeat = n`` gives n of these)."""
+    """One computed layer of a network (a layer with ``repeat = n`` gives n of these).
+
+    ``inputs`` names the tensors it reads (earlier layers' names, or ``"input"``); a block
+    template's layers are named ``block/layer`` and carry the block's ``index``.
+    """
 
     index: int
     name: str
     cost: L.LayerCost
     replaced: bool = False
+    inputs: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary: index, name, then the layer's cost."""
-        out = {"index": self.index, "name": self.name, **self.cost.as_dict()}
+        """A JSON-ready dictionary: index, name, inputs, then the layer's cost."""
+        out = {"index": self.index, "name": self.name, "inputs": list(self.inputs)}
+        out.update(self.cost.as_dict())
         if self.replaced:
             out["replaced"] = True
         return out
@@ -151,7 +144,7 @@ class ModelCost:
 
     Examples
     --------
-    >>> spec = ModelSpec((4, 4, 8), (LayerSpec(1, "pw", out=2),))
+    >>> spec = ModelSpec((4, 4, 8), (LayerSpec(1, "pw", options={"out": 2}),))
     >>> model_costs(spec).macs
     256
     """
@@ -172,111 +165,109 @@ class ModelCost:
         return sum(layer.cost.params for layer in self.layers)
 
     @property
+    def elementwise(self) -> int:
+        """Total element-wise operations (activations, adds, ...), not counted in MACs."""
+        return sum(layer.cost.elementwise for layer in self.layers)
+
+    @property
     def output_shape(self) -> tuple[int, ...]:
         """The last layer's output shape."""
         return self.layers[-1].cost.output_shape if self.layers else self.input_shape
 
+    def total(self) -> dict[str, int]:
+        """``{"macs", "flops", "params", "elementwise_ops"}``."""
+        return {
+            "macs": self.macs,
+            "flops": 2 * self.macs,
+            "params": self.params,
+            "elementwise_ops": self.elementwise,
+        }
+
     def as_dict(self) -> dict[str, Any]:
-        """``{"name", "input_shape", "output_shape", "layers", "total"}`` (macs, flops, params)."""
+        """``{"name", "input_shape", "output_shape", "layers", "total"}``."""
         return {
             "name": self.name,
             "input_shape": list(self.input_shape),
             "output_shape": list(self.output_shape),
             "layers": [layer.as_dict() for layer in self.layers],
-            "total": {"macs": self.macs, "flops": 2 * self.macs, "params": self.params},
+            "total": self.total(),
         }
 
 
-def _fail(where: str, text: str) -> SpecError:
-    return SpecError(f"{where}: {text}")
-
-
-def _positive_int(value: Any, where: str, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _fail(where, f"{key} must be a positive integer, got {value!r}")
-    return value
-
-
-def _int_or_list(value: Any, where: str, key: str) -> int | tuple[int, ...]:
-    if isinstance(value, list):
-        if not value:
-            raise _fail(where, f"{key} must not be an empty list")
-        return tuple(_positive_int(v, where, key) for v in value)
-    return _positive_int(value, where, key)
-
-
-def _choice(value: Any, choices: tuple[str, ...], where: str, key: str) -> str:
-    if not isinstance(value, str) or value.lower() not in choices:
-        hint = did_you_mean(value, list(choices)) if isinstance(value, str) else ""
-        raise _fail(where, f"{key} must be one of {', '.join(choices)}, got {value!r}{hint}")
-    return value.lower()
-
-
-def _bool(value: Any, where: str, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise _fail(where, f"{key} must be true or false, got {value!r}")
-    return value
-
-
-#: Layer-table key -> parser(value, where, key); every key's value is checked the same way.
-_KEY_PARSERS: dict[str, Any] = {
-    "out": _positive_int,
-    "kernel": _int_or_list,
-    "stride": _int_or_list,
-    "padding": lambda value, where, key: _choice(value, L.PADDINGS, where, key),
-    "bias": _bool,
-    "batchnorm": _bool,
-    "global": _bool,
-    "op": lambda value, where, key: _choice(value, L.POOL_OPS, where, key),
-    "heads": _positive_int,
-    "repeat": _positive_int,
-}
-#: Layer-table keys stored under another field name.
-_FIELD_NAMES = {"global": "global_pool"}
+def _name_list(value: Any, where: str, key: str) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not items or any(not isinstance(item, str) or not item for item in items):
+        raise fail(where, f"{key} must be a layer name or a list of them, got {value!r}")
+    return tuple(items)
 
 
 def _parse_layer(table: Any, index: int) -> LayerSpec:
     where = f"layer {index}"
     if not isinstance(table, dict):
-        raise _fail(where, "must be a [[layer]] table")
+        raise fail(where, "must be a [[layer]] table")
+    names = LAYER_TYPES.names()
     if "type" not in table:
-        raise _fail(where, f"missing key 'type' (one of {', '.join(L.LAYER_TYPES)})")
+        raise fail(where, f"missing key 'type' (one of {', '.join(names)})")
     kind = table["type"]
-    if not isinstance(kind, str) or kind.lower() not in L.LAYER_TYPES:
-        hint = did_you_mean(kind, list(L.LAYER_TYPES)) if isinstance(kind, str) else ""
-        raise _fail(
-            where, f"unknown layer type {kind!r}{hint} (choices: {', '.join(L.LAYER_TYPES)})"
-        )
-    kind = kind.lower()
+    if not isinstance(kind, str) or kind.lower() not in LAYER_TYPES:
+        hint = did_you_mean(kind, names) if isinstance(kind, str) else ""
+        raise fail(where, f"unknown layer type {kind!r}{hint} (choices: {', '.join(names)})")
+    layer_type = LAYER_TYPES.get(kind)
+    kind = layer_type.name
     name = table.get("name")
-    if name is not None and not isinstance(name, str):
-        raise _fail(where, f"name must be a string, got {name!r}")
+    if name is not None and (not isinstance(name, str) or not name or "/" in name):
+        raise fail(where, f"name must be a non-empty string without '/', got {name!r}")
+    if name == INPUT:
+        raise fail(where, f"name {INPUT!r} is reserved for the network's input")
     where = f"layer {index} ({kind}{f' {name!r}' if name else ''})"
-    allowed = _COMMON + LAYER_KEYS[kind]
+    own = dict(layer_type.keys)
+    if layer_type.inputs != 1:
+        own["skip"] = _name_list
+    allowed = (*COMMON_KEYS, *own)
     for key in table:
         if key in allowed:
             continue
-        every = sorted({k for keys in LAYER_KEYS.values() for k in keys} | set(_COMMON))
+        every = {k for _, t in LAYER_TYPES for k in t.keys} | {"skip"}
         if key in every:
-            raise _fail(where, f"key {key!r} does not apply to {kind} layers")
-        raise _fail(
+            raise fail(where, f"key {key!r} does not apply to {kind} layers")
+        raise fail(
             where,
             f"unknown key {key!r}{did_you_mean(key, list(allowed))} "
             f"(keys for {kind}: {', '.join(allowed)})",
         )
-    for key in _REQUIRED.get(kind, ()):
+    for key in layer_type.required:
         if key not in table:
-            raise _fail(where, f"missing key {key!r}")
-    fields: dict[str, Any] = {
-        _FIELD_NAMES.get(key, key): parse(table[key], where, key)
-        for key, parse in _KEY_PARSERS.items()
-        if key in table
-    }
-    if kind == "pool" and not fields.get("global_pool") and "kernel" not in fields:
-        raise _fail(where, "missing key 'kernel' (or global = true)")
-    if kind == "pool" and fields.get("global_pool") and ("kernel" in fields or "stride" in fields):
-        raise _fail(where, "a global pool takes no kernel or stride")
-    return LayerSpec(index, kind, name, **fields)
+            raise fail(where, f"missing key {key!r}")
+    options = {key: own[key](table[key], where, key) for key in own if key in table}
+    if layer_type.check is not None:
+        layer_type.check(options, where)
+    repeat = positive_int(table.get("repeat", 1), where, "repeat")
+    sources: tuple[str | None, ...] = ()
+    if "from" in table:
+        sources = _name_list(table["from"], where, "from")
+    if "skip" in options:
+        if "from" in table:
+            raise fail(where, "give from or skip, not both")
+        sources = (None, *options.pop("skip"))
+    if layer_type.inputs == 1 and len(sources) > 1:
+        raise fail(where, f"a {kind} layer takes one input, from names {len(sources)}")
+    if layer_type.inputs == 0 and len(sources) < 2:
+        raise fail(where, f"a {kind} layer needs two or more inputs: from = [...] or skip")
+    return LayerSpec(index, kind, name, options, repeat, sources)
+
+
+def _check_names(layers: tuple[LayerSpec, ...], where: str) -> None:
+    seen: dict[str, int] = {}
+    for layer in layers:
+        if layer.name is None:
+            continue
+        if layer.name in seen:
+            raise fail(
+                where,
+                f"{layer.label}: name {layer.name!r} is used twice (layers {seen[layer.name]} "
+                f"and {layer.index})",
+            )
+        seen[layer.name] = layer.index
 
 
 def build_model_spec(document: dict[str, Any], source: str = "<spec>") -> ModelSpec:
@@ -291,26 +282,26 @@ def build_model_spec(document: dict[str, Any], source: str = "<spec>") -> ModelS
     """
     for key in document:
         if key not in TOP_KEYS:
-            raise _fail(
+            raise fail(
                 source,
                 f"unknown top-level key {key!r}{did_you_mean(key, list(TOP_KEYS))} "
                 f"(keys: {', '.join(TOP_KEYS)})",
             )
     if "input" not in document:
-        raise _fail(source, "missing key 'input' ([L, C], [H, W, C] or [D, H, W, C])")
+        raise fail(source, "missing key 'input' ([L, C], [H, W, C] or [D, H, W, C])")
     shape = document["input"]
     if (
         not isinstance(shape, list)
         or not 2 <= len(shape) <= 4
         or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in shape)
     ):
-        raise _fail(
+        raise fail(
             source,
             f"input must be [L, C], [H, W, C] or [D, H, W, C] of positive integers, got {shape!r}",
         )
     tables = document.get("layer", [])
     if not isinstance(tables, list) or not tables:
-        raise _fail(source, "no layers: add [[layer]] tables")
+        raise fail(source, "no layers: add [[layer]] tables")
     try:
         layers = tuple(_parse_layer(table, i) for i, table in enumerate(tables, start=1))
     except SpecError as exc:
@@ -319,9 +310,13 @@ def build_model_spec(document: dict[str, Any], source: str = "<spec>") -> ModelS
     for key in ("name", "description", "reference"):
         value = document.get(key, "")
         if not isinstance(value, str):
-            raise _fail(source, f"{key} must be a string, got {value!r}")
+            raise fail(source, f"{key} must be a string, got {value!r}")
         texts[key] = value
-    spec = ModelSpec(tuple(shape), layers, source=source, **texts)
+    flags = {
+        key: boolean(document[key], source, key) for key in ("bias", "batchnorm") if key in document
+    }
+    _check_names(layers, source)
+    spec = ModelSpec(tuple(shape), layers, source=source, **texts, **flags)
     model_costs(spec)  # shapes must chain: report a bad layer now, with its index
     return spec
 
@@ -331,7 +326,8 @@ def parse_model_spec(text: str, source: str = "<spec>") -> ModelSpec:
 
     Examples
     --------
-    >>> parse_model_spec('input = [32, 32, 3]\\n[[layer]]\\ntype = "fc"\\nout = 10').layers[0].out
+    >>> spec = parse_model_spec('input = [32, 32, 3]\\n[[layer]]\\ntype = "fc"\\nout = 10')
+    >>> spec.layers[0].options["out"]
     10
     """
     try:
@@ -362,44 +358,83 @@ def load_model_spec(path: str | Path) -> ModelSpec:
     return parse_model_spec(text, str(path))
 
 
-def _layer_cost(
-    layer: LayerSpec, shape: tuple[int, ...], *, standard: bool, bias: bool, batchnorm: bool
-) -> tuple[L.LayerCost, bool]:
-    conv_bias = bias if layer.bias is None else layer.bias
-    bn = batchnorm if layer.batchnorm is None else layer.batchnorm
-    extra = {"bias": conv_bias, "batchnorm": bn}
-    size, channels = shape[:-1], shape[-1]
-    if layer.type == "fc":
-        return L.fc_cost(shape, layer.out, bias=True if layer.bias is None else layer.bias), False
-    if not size:
-        raise SpecError(
-            f"the input is a flat vector of {channels} features (after an fc "
-            f"layer); {layer.type} layers need spatial axes"
-        )
-    stride = 1 if layer.stride is None else layer.stride
-    if layer.type in ("conv", "dw", "pw", "dwsep"):
-        kernel = 1 if layer.type == "pw" else layer.kernel
-        cost = L.convolution_cost(
-            layer.type, size, channels, layer.out, kernel, stride, layer.padding, **extra
-        )
-        if standard and layer.type in ("dw", "dwsep"):
-            out = cost.output_shape[-1]
-            conv = L.conv_cost(size, channels, out, kernel, stride, layer.padding, **extra)
-            return conv, True
-        return cost, False
-    if layer.type == "pool":
-        cost = L.pool_cost(
-            size,
-            channels,
-            layer.kernel,
-            layer.stride,
-            layer.padding,
-            global_pool=layer.global_pool,
-        )
-        return cost, False
-    if channels % layer.heads:
-        raise SpecError(f"heads ({layer.heads}) must divide the channels ({channels})")
-    return L.attention_cost(size, channels, bias=conv_bias), False
+@dataclass(frozen=True)
+class _Tensor:
+    name: str
+    shape: tuple[int, ...]
+
+
+class _Graph:
+    """Runs layer tables in file order, naming every output so later layers can read it."""
+
+    def __init__(self, source: str, context: Context) -> None:
+        self.source = source
+        self.context = context
+        self.rows: list[ModelLayer] = []
+
+    def run(
+        self,
+        layers: tuple[LayerSpec, ...],
+        first: _Tensor,
+        block: tuple[str, int, bool, str] | None = None,
+    ) -> _Tensor:
+        """Cost ``layers`` reading ``first``; return the last output.
+
+        ``block`` = (where, index, replaced, name prefix) of the template whose expansion
+        ``layers`` is.
+        """
+        scope = {INPUT: first}
+        later = {layer.name for layer in layers if layer.name}
+        previous = first
+        for layer in layers:
+            layer_type = LAYER_TYPES.get(layer.type)
+            base = layer.name or f"{layer.type}{layer.index}"
+            where = f"{self.source}: {layer.label}" if block is None else f"{block[0]}: {base}"
+            index = layer.index if block is None else block[1]
+            swap = (block is not None and block[2]) or (
+                self.context.standard and layer_type.standard_differs
+            )
+            prefix = "" if block is None else block[3]
+            for r in range(layer.repeat):
+                name = f"{base}.{r + 1}" if layer.repeat > 1 else base
+                inputs = [self._resolve(s, scope, previous, later, where) for s in layer.sources]
+                inputs = inputs or [previous]
+                options = dict(layer.options)
+                if r:  # a stage's stride applies to its first layer or block only
+                    options.pop("stride", None)
+                try:
+                    if layer_type.expand is not None:
+                        tables = layer_type.expand(options, inputs[0].shape, self.context)
+                        inner = tuple(_parse_layer(t, i) for i, t in enumerate(tables, 1))
+                    else:
+                        shapes = tuple(t.shape for t in inputs)
+                        cost = layer_type.cost(options, shapes, self.context)
+                except UsageError as exc:  # a bad value in the spec: a SpecError naming the layer
+                    raise SpecError(f"{where}: {exc}") from None
+                if layer_type.expand is not None:
+                    out = self.run(inner, inputs[0], (where, index, swap, f"{prefix}{name}/"))
+                else:
+                    sources = tuple(t.name for t in inputs)
+                    self.rows.append(ModelLayer(index, prefix + name, cost, swap, sources))
+                    out = _Tensor(prefix + name, cost.output_shape)
+                scope[name] = scope[base] = previous = out
+            later.discard(base)
+        return previous
+
+    def _resolve(
+        self, ref: str | None, scope: dict[str, _Tensor], previous: _Tensor, later: set, where: str
+    ) -> _Tensor:
+        if ref is None:
+            return previous
+        if ref in scope:
+            return scope[ref]
+        if ref in later:
+            raise SpecError(
+                f"{where}: from {ref!r} names a later layer (layers run in file order, so "
+                "this would be a cycle)"
+            )
+        choices = sorted(scope)
+        raise SpecError(f"{where}: from {ref!r} names no earlier layer{did_you_mean(ref, choices)}")
 
 
 def model_costs(
@@ -413,12 +448,14 @@ def model_costs(
         The validated network.
     standard
         Replace every ``dw`` and ``dwsep`` layer by a standard convolution with the same kernel,
-        stride and output channels (the "Conv MobileNet" of Howard et al. 2017, Table 2).
+        stride and output channels (the "Conv MobileNet" of Howard et al. 2017, Table 2), and
+        every inverted residual by a Fused-MBConv (EfficientNetV2).
     bias
-        Give convolutions and attention projections a bias where the layer does not say.
+        Give convolutions and attention projections a bias where neither the layer nor the
+        spec says.
     batchnorm
         Count batch norm's scale and shift (2 per output channel) after every convolution where
-        the layer does not say (Keras' trainable parameters).
+        neither the layer nor the spec says (Keras' trainable parameters).
 
     Examples
     --------
@@ -428,21 +465,14 @@ def model_costs(
     >>> model_costs(spec).macs, model_costs(spec, standard=True).macs
     (4352, 18432)
     """
-    shape = spec.input_shape
-    rows: list[ModelLayer] = []
-    for layer in spec.layers:
-        base = layer.name or f"{layer.type}{layer.index}"
-        for r in range(layer.repeat):
-            try:
-                cost, replaced = _layer_cost(
-                    layer, shape, standard=standard, bias=bias, batchnorm=batchnorm
-                )
-            except UsageError as exc:  # a bad value in the spec: a SpecError naming the layer
-                raise SpecError(f"{spec.source}: {layer.label}: {exc}") from None
-            name = f"{base}.{r + 1}" if layer.repeat > 1 else base
-            rows.append(ModelLayer(layer.index, name, cost, replaced))
-            shape = cost.output_shape
-    return ModelCost(spec.name, spec.input_shape, tuple(rows), standard)
+    context = Context(
+        standard=standard,
+        bias=bias if spec.bias is None else spec.bias,
+        batchnorm=batchnorm if spec.batchnorm is None else spec.batchnorm,
+    )
+    graph = _Graph(spec.source, context)
+    graph.run(spec.layers, _Tensor(INPUT, spec.input_shape))
+    return ModelCost(spec.name, spec.input_shape, tuple(graph.rows), standard)
 
 
 def model_report(
@@ -451,8 +481,9 @@ def model_report(
     """The JSON document ``sepconv ops model`` prints.
 
     ``{"name", "source", "input_shape", "output_shape", "layers", "total": {"macs", "flops",
-    "params"}, "conventions"}``; with ``standard`` also ``"standard"`` (the same network with
-    every dw/dwsep replaced by a standard convolution: ``layers`` and ``total``) and ``"ratio"``
+    "params", "elementwise_ops"}, "conventions"}``; with ``standard`` also ``"standard"`` (the
+    same network with every dw/dwsep replaced by a standard convolution: ``layers`` and
+    ``total``) and ``"ratio"``
     (this network / the standard one, for ``macs`` and ``params``) and ``"saving"`` (the inverse).
 
     Examples
@@ -464,6 +495,8 @@ def model_report(
     True
     """
     cost = model_costs(spec, bias=bias, batchnorm=batchnorm)
+    bias = bias if spec.bias is None else spec.bias
+    batchnorm = batchnorm if spec.batchnorm is None else spec.batchnorm
     document = {
         "name": spec.name,
         "source": spec.source,
@@ -481,13 +514,17 @@ def model_report(
                 else "not counted (folded into the convolutions)"
             ),
             "mac": "one multiply + one add; flops = 2 * macs; pooling counts 0",
+            "elementwise": (
+                "activations, residual adds, un-folded batch norm, interpolation and "
+                "squeeze-and-excitation gating are element-wise ops, not MACs"
+            ),
         },
     }
     if standard:
         std = model_costs(spec, standard=True, bias=bias, batchnorm=batchnorm)
         document["standard"] = {
             "layers": [layer.as_dict() for layer in std.layers],
-            "total": {"macs": std.macs, "flops": 2 * std.macs, "params": std.params},
+            "total": std.total(),
         }
         document["ratio"] = {
             "macs": cost.macs / std.macs if std.macs else math.nan,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sepconv_cli.cli.app import app
+from sepconv_cli.costs.layertypes import LAYER_TYPES
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
 
@@ -197,7 +198,12 @@ def test_model_table(runner):
 def test_model_stdin(runner):
     spec = 'input = [4, 4, 2]\n[[layer]]\ntype = "pw"\nout = 3\n'
     doc = _json(runner.invoke(app, ["ops", "model", "-", "--json"], input=spec))
-    assert doc["total"] == {"macs": 16 * 6, "flops": 2 * 16 * 6, "params": 6}
+    assert doc["total"] == {
+        "macs": 16 * 6,
+        "flops": 2 * 16 * 6,
+        "params": 6,
+        "elementwise_ops": 0,
+    }
 
 
 def test_model_bad_spec_exit_2(runner, tmp_path):
@@ -227,6 +233,7 @@ def test_subprocess_json_pipe_and_exit_codes(tmp_path):
         "macs": 1_024_256,
         "flops": 2_048_512,
         "params": 17_954,
+        "elementwise_ops": 0,
     }
     bad = tmp_path / "bad.toml"
     bad.write_text('input = [8, 3]\n[[layer]]\ntype = "dwsp"\nout = 4\n')
@@ -235,7 +242,7 @@ def test_subprocess_json_pipe_and_exit_codes(tmp_path):
     assert err.stdout == ""
     assert err.stderr.strip().splitlines() == [
         f"sepconv: error: {bad}: layer 1: unknown layer type 'dwsp'; did you mean 'dwsep'? "
-        "(choices: conv, dw, pw, dwsep, fc, pool, attention)"
+        f"(choices: {', '.join(LAYER_TYPES.names())})"
     ]
 
 

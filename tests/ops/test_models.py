@@ -63,6 +63,7 @@ def test_conv_mobilenet_matches_table_2(mobilenet):
         "macs": std.macs,
         "flops": 2 * std.macs,
         "params": std.params,
+        "elementwise_ops": 0,
     }
 
 
