@@ -85,8 +85,6 @@ class Decomposition:
 
 #: Largest :func:`cancellation` accepted for a chosen decomposition (lose <= 2 digits).
 MAX_CANCELLATION = 100.0
-#: ALS sweeps per start for ranks that provably cannot meet the tolerance (table entries only).
-QUICK_SWEEPS = 40
 #: ALS stops when the error fell by less than 1% over this many sweeps.
 STUCK_SWEEPS = 50
 
@@ -552,22 +550,14 @@ def analyse(kernel: Any, *, tol: float = 1e-7, max_rank: int = 8) -> Decompositi
         # exact factors: every unfolding and every split has rank 1
         unfolding_ranks = tuple(1 if weights.any() else 0 for _ in range(ndim))
         split_ranks = [1] * len(groups)
-        tails = None
     else:
         unfolding_ranks = tuple(numerical_rank(spectrum((a,)), tol) for a in range(ndim))
         split_ranks = [numerical_rank(spectrum(g), tol) for g in groups]
-        tails = [tail_errors(spectrum((a,))) for a in range(ndim)]
     partial = []
     if ndim >= 3:
         for group, rank_of_split in zip(groups, split_ranks, strict=True):
             rest = [a for a in range(ndim) if a not in group]
             partial.append({"groups": [list(group), rest], "rank": rank_of_split})
-
-    def lower_bound(r: int) -> float:
-        # a sum of r separable terms has every unfolding of rank <= r
-        if tails is None:
-            return 0.0
-        return max(float(t[min(r, len(t) - 1)]) for t in tails)
 
     limit = min(max_rank, _max_useful_rank(shape))
     by_rank: list[dict[str, Any]] = []
@@ -587,11 +577,9 @@ def analyse(kernel: Any, *, tol: float = 1e-7, max_rank: int = 8) -> Decompositi
             terms = best_terms(weights, 1)
         elif svd2 is not None:
             terms = _svd_terms(*svd2, r)
-        elif lower_bound(r) > tol or exact_from is not None:
-            # r terms cannot meet the tolerance, or exact terms are known and a shorter exact
-            # sum would be a special case that a short run finds: enough for the table
-            terms = _best_terms_nd(weights, r, previous, QUICK_SWEEPS, bases)
         else:
+            # the full ALS run even where known exact terms make r provably short of the
+            # tolerance: the table's best sum of r terms must not depend on the kernel's source
             terms = _best_terms_nd(weights, r, previous, None, bases)
         if by_rank and terms is previous:
             rel, worst, spread = (

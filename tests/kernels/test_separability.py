@@ -209,3 +209,15 @@ def test_analyse_is_consistent_on_any_kernel(weights):
     assert d.rank == 0 or d.rank >= max(d.unfolding_ranks)
     for row in d.by_rank:
         assert row["mults_per_voxel"] == row["rank"] * sum(weights.shape)
+
+
+def test_best_rank_r_sum_is_the_same_for_spec_and_array_sources():
+    """A 3-D LoG built from its spec (exact terms known) and its bare weights give one table."""
+    kernel = build_kernel("log:sigma=2", ndim=3)
+    from_spec = analyse(kernel).by_rank
+    from_array = analyse(np.array(kernel.weights)).by_rank
+    assert [row["rank"] for row in from_spec] == [row["rank"] for row in from_array]
+    for a, b in zip(from_spec, from_array, strict=True):
+        assert a["rel_error"] == pytest.approx(b["rel_error"], rel=1e-6, abs=1e-12)
+    # a 3-D LoG is exactly three separable terms
+    assert from_spec[2]["rel_error"] < 1e-12
