@@ -173,7 +173,9 @@ def _render(doc: dict, console: Any, title: str) -> None:
     table = Table(title="best sum of r separable terms", box=None, title_justify="left")
     for column in ("r", "rel. error (Frobenius)", "max abs error", "mults/voxel", "meets tol"):
         table.add_column(column, justify="right")
-    for row in doc["terms"]:
+    # rows past the chosen rank only fit noise: the table stops at the first row meeting tol
+    shown = [row for row in doc["terms"] if not doc["rank"] or row["rank"] <= doc["rank"]]
+    for row in shown:
         mark = "yes" if row["meets_tol"] else "no"
         if row["rel_error"] <= doc["tol"] and not row["meets_tol"]:
             mark = f"no (terms cancel ×{row['cancellation']:.0f})"
@@ -185,6 +187,11 @@ def _render(doc: dict, console: Any, title: str) -> None:
             mark,
         )
     console.print(table)
+    if len(shown) < len(doc["terms"]):
+        console.print(
+            f"  (r > {doc['rank']} not listed: the rank is met at r = {doc['rank']}; "
+            "--json has all)"
+        )
     image = "×".join(map(str, doc["image_shape"]))
     costs = Table(
         title=f"cost per output voxel (FFT estimate for a {image} image; --image-shape)",

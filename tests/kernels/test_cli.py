@@ -315,3 +315,15 @@ def test_check_plain_file_name_errors_name_the_file(runner, tmp_path):
     bad = runner.invoke(app, ["check", str(tmp_path / "bad.csv") + ":normalize=none"])
     assert bad.exit_code == 2
     assert "ragged rows" in bad.stderr
+
+
+def test_check_table_stops_at_the_rank(runner):
+    """Rows past the rank only fit noise: the table stops there, --json keeps every row."""
+    result = runner.invoke(app, ["check", "sobel:axis=x"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    start = lines.index("best sum of r separable terms") + 2
+    assert lines[start].split()[0] == "1"
+    assert "r > 1 not listed" in lines[start + 1]
+    doc = _json(runner.invoke(app, ["check", "sobel:axis=x", "--json"]))
+    assert [row["rank"] for row in doc["terms"]] == [1, 2, 3]
