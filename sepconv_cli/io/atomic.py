@@ -43,10 +43,22 @@ def check_output_folder(target: Path, *, directory: bool = False) -> None:
     """Raise :class:`FormatError` unless ``target`` can be created in a writable folder.
 
     ``directory``: the target is itself a directory (a Zarr store) that may be replaced.
+    An existing target that is neither a regular file nor a directory (a character device,
+    a FIFO, a socket) is refused: replacing it would destroy the node.
+
+    Examples
+    --------
+    >>> check_output_folder(Path("out.png"))
     """
     folder = target.parent if str(target.parent) else Path(".")
     if target.is_dir() and not directory:
         raise UsageError(f"{target}: is a directory; give a file name to write")
+    if target.exists() and not target.is_dir() and not target.is_file():
+        # os.replace would swap a device or FIFO node (/dev/null as root) for a regular file
+        raise UsageError(
+            f"{target}: is not a regular file (a device, FIFO or socket); "
+            "give a regular file name to write"
+        )
     if not folder.is_dir():
         raise FormatError(f"{target}: output folder {str(folder)!r} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):

@@ -115,3 +115,13 @@ def test_written_image_refuses_its_own_source(tmp_path):
 def test_atomic_paths_check_folder_first(tmp_path):
     with pytest.raises(FormatError, match="does not exist"), atomic_paths([tmp_path / "x" / "y"]):
         pass
+
+
+def test_non_regular_target_is_refused_and_kept(tmp_path):
+    """A FIFO given as an output is refused in one line and left in place (issue 14)."""
+    fifo = tmp_path / "out.npy"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match="not a regular file"), atomic_paths([fifo]) as (temp,):
+        temp.write_bytes(b"x")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npy"]
