@@ -60,10 +60,16 @@ def _table(title: str, columns: list[str], right_from: int = 1) -> Any:
     return table
 
 
-def _emit(*renderables: Any) -> None:
+def _emit(*renderables: Any, stdout: bool = False) -> None:
+    """Print on stderr, or on stdout (plain, 120 columns) for a command whose result is a table."""
     from sepconv_cli.cli.console import err_console
 
-    console = err_console()
+    if stdout:
+        from rich.console import Console
+
+        console = Console(no_color=True, highlight=False, width=120)
+    else:
+        console = err_console()
     for item in renderables:
         console.print(item, markup=False, highlight=False)
 
@@ -335,6 +341,113 @@ def model_command(
         )
     lines += [report["conventions"]["bias"], f"batch norm {report['conventions']['batchnorm']}"]
     _emit(table, *lines)
+
+
+@ops_app.command("scale")
+def scale_command(
+    spec: Path = typer.Argument(
+        ..., help="TOML network spec to scale (e.g. sample_data/efficientnet_b0.toml)."
+    ),
+    phi: float | None = typer.Option(
+        None,
+        "--phi",
+        help="Compound coefficient: width 1.1^phi, depth 1.2^phi, resolution 224 x 1.15^phi.",
+    ),
+    preset_name: str | None = typer.Option(
+        None, "--preset", help="A published EfficientNet's (w, d, r) applied to the spec: b0..b7."
+    ),
+    width: float | None = typer.Option(None, "--width", help="Width multiplier w (channels)."),
+    depth: float | None = typer.Option(None, "--depth", help="Depth multiplier d (block repeats)."),
+    resolution: str | None = typer.Option(
+        None, "--resolution", help="Input size: one number (every spatial axis) or HxW."
+    ),
+    divisor: int = typer.Option(
+        8, "--divisor", help="Round channels to multiples of this (8 EfficientNet, 1 MobileNet)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+) -> None:
+    """A network scaled in width, depth and resolution: MACs and params before and after.
+
+    --phi uses EfficientNet's compound rule (alpha = 1.2, beta = 1.1, gamma = 1.15) and checks
+    its FLOPs budget alpha * beta^2 * gamma^2 ~ 2; --width/--depth/--resolution scale by hand
+    (MobileNet's multipliers: --width 0.5 --resolution 160 --divisor 1).
+
+    Example: sepconv ops scale sample_data/efficientnet_b0.toml --phi 3
+    """
+    from dataclasses import replace as dc_replace
+
+    from sepconv_cli.costs import layers as L
+    from sepconv_cli.costs import scaling as S
+    from sepconv_cli.costs.models import load_model_spec, model_costs
+    from sepconv_cli.errors import UsageError
+
+    manual = (width, depth, resolution) != (None, None, None)
+    if sum((phi is not None, preset_name is not None, manual)) != 1:
+        raise UsageError("give one of --phi, --preset, or --width/--depth/--resolution")
+    if phi is not None:
+        scaling = S.compound(phi, divisor=divisor)
+    elif preset_name is not None:
+        scaling = dc_replace(S.preset(preset_name), divisor=divisor)
+    else:
+        res = None
+        if resolution is not None:
+            dims = L.parse_dims(resolution, "--resolution")
+            res = dims[0] if len(dims) == 1 else dims
+        scaling = S.Scaling(
+            1.0 if width is None else width, 1.0 if depth is None else depth, res, divisor
+        )
+    net = load_model_spec(spec)
+    scaled = S.scale_spec(net, scaling)
+    base, big = model_costs(net), model_costs(scaled)
+    budget = S.ALPHA * S.BETA**2 * S.GAMMA**2
+    document = {
+        "name": net.name,
+        "source": net.source,
+        "scaling": scaling.as_dict(),
+        "base": {"input_shape": list(net.input_shape), "macs": base.macs, "params": base.params},
+        "scaled": {
+            "input_shape": list(scaled.input_shape),
+            "macs": big.macs,
+            "params": big.params,
+        },
+        "ratio": {"macs": big.macs / base.macs, "params": big.params / base.params},
+        "budget": {
+            "alpha": S.ALPHA,
+            "beta": S.BETA,
+            "gamma": S.GAMMA,
+            "alpha_beta2_gamma2": budget,
+            "predicted_macs_ratio": None if phi is None else budget**phi,
+        },
+    }
+    if as_json:
+        from sepconv_cli.cli.console import print_json
+
+        print_json(document)
+        return
+    how = (
+        f"phi = {phi:g}"
+        if phi is not None
+        else (f"preset {preset_name.lower()}" if preset_name is not None else "by hand")
+    )
+    table = _table(
+        f"{net.name or net.source} scaled ({how})", ["network", "input", "MACs", "params"], 2
+    )
+    table.add_row("base", _shape(net.input_shape), _fmt(base.macs), _fmt(base.params))
+    table.add_row("scaled", _shape(scaled.input_shape), _fmt(big.macs), _fmt(big.params))
+    ratio = document["ratio"]
+    lines = [
+        f"width {scaling.width:g}, depth {scaling.depth:g} (block repeats rounded up), "
+        f"channels rounded to multiples of {scaling.divisor}",
+        f"scaled / base: {ratio['macs']:.4g}x MACs, {ratio['params']:.4g}x params",
+        f"budget check: alpha * beta^2 * gamma^2 = 1.2 * 1.1^2 * 1.15^2 = {budget:.4g} (~2: "
+        "each step of phi about doubles the FLOPs)",
+    ]
+    if phi is not None:
+        lines.append(
+            f"rule predicts {budget**phi:.4g}x MACs at phi = {phi:g}; "
+            "the rounding of repeats and channels moves it"
+        )
+    _emit(table, *lines, stdout=True)
 
 
 @ops_app.command("filter")
