@@ -80,7 +80,7 @@ def _analyse_one(
 ) -> tuple[dict, Any]:
     """Analysis plus cost model of one (non-composite) kernel: a JSON-ready document and the
     Decomposition it came from."""
-    from sepconv_cli.costs.filters import method_costs, saving_factor
+    from sepconv_cli.costs.filters import closed_form, method_costs, mults_saving, saving_factor
     from sepconv_cli.separability import MAX_CANCELLATION, analyse, integer_form
 
     d = analyse(kernel, tol=tol, max_rank=max_rank)
@@ -88,6 +88,8 @@ def _analyse_one(
     costs = method_costs(image_shape, kernel.shape, rank=d.rank)
     for method in costs:
         costs[method]["saving_vs_direct"] = saving_factor(costs, method)
+        costs[method]["mults_saving_vs_direct"] = mults_saving(costs, method)
+        costs[method]["closed_form"] = closed_form(kernel.shape, method, d.rank)
     terms = [
         {
             **row,
@@ -198,7 +200,8 @@ def _render(doc: dict, console: Any, title: str) -> None:
         box=None,
         title_justify="left",
     )
-    for column in ("method", "multiplies", "adds", "MACs", "FLOPs", "saving vs direct"):
+    columns = ("method", "multiplies", "adds", "MACs", "FLOPs", "saving (mults)", "saving (FLOPs)")
+    for column in columns:
         costs.add_column(column, justify="right")
     for method, entry in doc["costs"].items():
         name = f"lowrank (r={entry['terms']})" if method == "lowrank" else method
@@ -208,9 +211,18 @@ def _render(doc: dict, console: Any, title: str) -> None:
             _fmt(entry["adds"]),
             _fmt(entry["macs"]),
             _fmt(entry["flops"]),
+            f"{entry['mults_saving_vs_direct']:.3g}×",
             f"{entry['saving_vs_direct']:.3g}×",
         )
     console.print(costs)
+    direct = doc["costs"]["direct"]["closed_form"]["mults"]
+    for method, entry in doc["costs"].items():
+        form = entry["closed_form"]
+        if method != "direct" and form is not None:
+            console.print(
+                f"  multiplies: {method} {form['mults']} vs direct {direct}; "
+                f"saving {form['saving']}×"
+            )
 
 
 def check(

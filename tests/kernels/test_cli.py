@@ -140,7 +140,7 @@ def test_check_disk_json_and_table(runner):
     assert human.exit_code == 0
     assert "singular values" in human.stderr
     assert "best sum of r separable terms" in human.stderr
-    assert "saving vs direct" in human.stderr
+    assert "saving (mults)" in human.stderr and "saving (FLOPs)" in human.stderr
 
 
 def test_check_nd_partial_split(runner, tmp_path):
@@ -327,3 +327,41 @@ def test_check_table_stops_at_the_rank(runner):
     assert "r > 1 not listed" in lines[start + 1]
     doc = _json(runner.invoke(app, ["check", "sobel:axis=x", "--json"]))
     assert [row["rank"] for row in doc["terms"]] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("spec", "d", "direct", "separable", "saving", "form"),
+    [
+        ("box:size=7", 2, 49, 14, 3.5, "K^(d-1)/d = 7^1/2 = 3.5"),
+        ("box:size=7 --ndim 3", 3, 343, 21, 343 / 21, "K^(d-1)/d = 7^2/3 = 16.3"),
+    ],
+)
+def test_check_states_the_saving_in_multiplies(runner, spec, d, direct, separable, saving, form):
+    """The seed's claim: K^d multiplies direct against d·K separable, saving K^(d-1)/d."""
+    args = ["check", *spec.split()]
+    costs = _json(runner.invoke(app, [*args, "--json"]))["costs"]
+    assert costs["direct"]["mults"] == direct and costs["separable"]["mults"] == separable
+    assert costs["separable"]["mults_saving_vs_direct"] == pytest.approx(saving)
+    # FLOPs add the adds: K^d - 1 direct, d·(K - 1) separable
+    assert costs["separable"]["saving_vs_direct"] == pytest.approx(
+        (2 * direct - 1) / (2 * separable - d)
+    )
+    assert costs["separable"]["closed_form"]["saving"] == form
+    human = runner.invoke(app, args)
+    assert human.exit_code == 0, human.output
+    assert f"saving {form}×" in human.stderr
+
+
+def test_closed_forms_of_the_multiplies():
+    """Closed forms agree with the counts of method_costs for cubic and non-cubic kernels."""
+    from sepconv_cli.costs.filters import closed_form, method_costs, mults_saving
+
+    costs = method_costs((64, 64), (5, 3), rank=2)
+    assert costs["lowrank"]["mults"] == 16 and mults_saving(costs, "lowrank") == 15 / 16
+    assert closed_form((5, 3), "lowrank", 2) == {
+        "mults": "r·ΣK = 2·(5+3) = 16",
+        "saving": "∏K/(r·ΣK) = 15/16 = 0.938",
+    }
+    assert closed_form((7, 7), "lowrank", 3)["mults"] == "r·d·K = 3·2·7 = 42"
+    assert closed_form((9, 9, 9), "direct")["mults"] == "K^d = 9^3 = 729"
+    assert closed_form((9, 9), "fft") is None
