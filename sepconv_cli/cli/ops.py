@@ -276,9 +276,23 @@ def model_command(
     ),
     bias: bool = typer.Option(False, "--bias", help=_BIAS_HELP),
     batchnorm: bool = typer.Option(False, "--batchnorm", help=_BN_HELP),
+    dtype: str | None = typer.Option(
+        None, "--dtype", help="Add bytes moved and MACs/byte for float32 | float16 | int8."
+    ),
+    batch: int | None = typer.Option(None, "--batch", help="Inputs per batch for the bytes."),
+    device_name: str | None = typer.Option(
+        None,
+        "--device",
+        help="Add roofline time, bound and energy on a bundled device (phone_cpu, phone_npu, "
+        "desktop_gpu, datacenter_gpu) or a device TOML file. Model estimates.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
     """Per-layer and total MACs and parameters of a whole network from a TOML spec.
+
+    With --dtype, --batch or --device also the bytes each layer moves and its arithmetic
+    intensity; with --device its roofline time (compute- or memory-bound) and energy: model
+    estimates, not measurements (dtype default float32, batch 1).
 
     input = [H, W, C] (or [L, C], [D, H, W, C]), then [[layer]] tables with type = conv | dw |
     pw | dwsep | fc | pool | attention and keys out, kernel, stride (optional: name, repeat,
@@ -297,6 +311,17 @@ def model_command(
     else:
         net = models.load_model_spec(spec)
     report = models.model_report(net, standard=standard, bias=bias, batchnorm=batchnorm)
+    device = None
+    if (dtype, batch, device_name) != (None, None, None):
+        from sepconv_cli.costs import devices
+
+        device = None if device_name is None else devices.load_device(device_name)
+        args = (device, dtype or "float32", 1 if batch is None else batch)
+        costs = models.model_costs(net, bias=bias, batchnorm=batchnorm)
+        report["device"] = devices.device_report(costs, *args)
+        if standard:
+            std = models.model_costs(net, standard=True, bias=bias, batchnorm=batchnorm)
+            report["standard"]["device"] = devices.device_report(std, *args)
     if as_json:
         from sepconv_cli.cli.console import print_json
 
@@ -306,9 +331,15 @@ def model_command(
     columns = ["#", "name", "type", "kernel/stride", "output", "MACs", "params"]
     if standard:
         columns += ["std MACs", "std params"]
+    traffic = report.get("device")
+    if traffic is not None:
+        columns += ["DRAM B" if device else "bytes", "MAC/B"]
+        if device is not None:
+            columns += ["bound", "time", "energy"]
     table = _table(title, columns, right_from=5)
     std_layers = report["standard"]["layers"] if standard else [None] * len(report["layers"])
-    for row, std in zip(report["layers"], std_layers, strict=True):
+    moved = traffic["layers"] if traffic else [None] * len(report["layers"])
+    for row, std, bytes_row in zip(report["layers"], std_layers, moved, strict=True):
         cells = [
             str(row["index"]),
             row["name"],
@@ -320,12 +351,16 @@ def model_command(
         ]
         if std is not None:
             cells += [_fmt(std["macs"]), _fmt(std["params"])]
+        if bytes_row is not None:
+            cells += _moved_cells(bytes_row, device is not None)
         table.add_row(*(Text(cell) for cell in cells))
     total = report["total"]
     cells = ["", "total", "", "", "", _fmt(total["macs"]), _fmt(total["params"])]
     if standard:
         std_total = report["standard"]["total"]
         cells += [_fmt(std_total["macs"]), _fmt(std_total["params"])]
+    if traffic is not None:
+        cells += _moved_cells(traffic["total"], device is not None)
     table.add_section()
     table.add_row(*cells)
     lines = [
@@ -339,8 +374,64 @@ def model_command(
             f"{_si(std_total['params'])} params; ratio {report['ratio']['macs']:.4g} MACs "
             f"({report['saving']['macs']:.4g}x fewer), {report['ratio']['params']:.4g} params"
         )
+    if traffic is not None:
+        lines += _device_lines(report, device)
     lines += [report["conventions"]["bias"], f"batch norm {report['conventions']['batchnorm']}"]
     _emit(table, *lines)
+
+
+def _moved_cells(row: dict[str, Any], on_device: bool) -> list[str]:
+    """Bytes, intensity and (on a device) bound, time and energy of a layer or the total."""
+    if not on_device:
+        return [_fmt(row["bytes"]), f"{row['macs'] / row['bytes']:.3g}" if row["bytes"] else ""]
+    dram = row["dram_bytes"]
+    return [
+        _fmt(dram),
+        f"{row['macs'] / dram:.3g}" if dram else "",
+        row.get("bound", ""),
+        _metric(row["time_s"], "s"),
+        _metric(row["energy_j"], "J"),
+    ]
+
+
+def _metric(value: float | None, unit: str) -> str:
+    """4.267e-06 s -> '4.27 us' (SI prefixes n, u, m; '' for None)."""
+    if value is None:
+        return ""
+    for scale, prefix in ((1.0, ""), (1e-3, "m"), (1e-6, "u")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value / 1e-9:.3g} n{unit}"
+
+
+def _device_lines(report: dict[str, Any], device: Any) -> list[str]:
+    traffic = report["device"]
+    peak = traffic["peak_activation"]
+    lines = [
+        f"{traffic['dtype']}, batch {traffic['batch']}: peak activation memory "
+        f"{_fmt(peak['bytes'])} bytes (at {peak['layer']})"
+    ]
+    if device is None:
+        return lines
+    total = traffic["total"]
+    lines.append(
+        f"on {device.name}: {_metric(total['time_s'], 's')}, "
+        + (_metric(total["energy_j"], "J") or "energy not in the profile")
+        + f", {_fmt(total['dram_bytes'])} DRAM bytes; roofline model estimates, not measurements"
+    )
+    if "standard" in report:
+        std = report["standard"]["device"]["total"]
+        lines.append(
+            f"standard convolutions on {device.name}: {_metric(std['time_s'], 's')}, "
+            + _metric(std["energy_j"], "J")
+            + f"; separable / standard time {total['time_s'] / std['time_s']:.3g}"
+            + (
+                ""
+                if std["energy_j"] is None or total["energy_j"] is None
+                else f", energy {total['energy_j'] / std['energy_j']:.3g}"
+            )
+        )
+    return lines
 
 
 @ops_app.command("scale")

@@ -272,3 +272,50 @@ def roofline(
         energy = None if per_mac is None else work * per_mac + dram * device.j_per_byte
         out.append(LayerTime(t, dram, work / peak, dram / device.bandwidth, energy))
     return out
+
+
+def device_report(
+    model: ModelCost, device: Device | None, dtype: str = "float32", batch: int = 1
+) -> dict[str, Any]:
+    """The ``"device"`` part of ``sepconv ops model --device`` (model estimates).
+
+    Without a device, only the traffic: bytes and intensity per layer, their totals and the
+    peak activation memory (``device`` None, no time or energy).
+
+    ``{"estimate", "device", "dtype", "batch", "layers": [{"name", traffic and roofline
+    keys}], "total": {"macs", "bytes", "dram_bytes", "time_s", "energy_j"},
+    "peak_activation"}``; totals are the sums over the layers (layers run one after another).
+
+    Examples
+    --------
+    >>> from sepconv_cli.costs.models import parse_model_spec, model_costs
+    >>> net = model_costs(parse_model_spec('input = [8, 8, 4]\\n[[layer]]\\ntype = "pw"\\nout = 8'))
+    >>> report = device_report(net, Device("toy", {"float32": 1e9}, 1e9))
+    >>> report["total"]["dram_bytes"], report["layers"][0]["bound"]
+    (3200, 'memory')
+    """
+    from sepconv_cli.costs.traffic import peak_activation_memory
+
+    traffic = layer_traffic(model, dtype, batch)
+    layers = [{"name": t.name, "macs": t.macs, **t.as_dict()} for t in traffic]
+    total: dict[str, Any] = {
+        "macs": sum(t.macs for t in traffic),
+        "bytes": sum(t.bytes for t in traffic),
+    }
+    if device is not None:
+        times = roofline(model, device, dtype, batch)
+        for row, t in zip(layers, times, strict=True):
+            row.update(t.as_dict())
+        energies = [t.energy_j for t in times]
+        total["dram_bytes"] = sum(t.dram_bytes for t in times)
+        total["time_s"] = sum(t.time_s for t in times)
+        total["energy_j"] = None if None in energies else sum(energies)
+    return {
+        "estimate": "roofline model estimates, not measurements",
+        "device": None if device is None else device.as_dict(),
+        "dtype": dtype,
+        "batch": batch,
+        "layers": layers,
+        "total": total,
+        "peak_activation": peak_activation_memory(model, dtype, batch).as_dict(),
+    }
