@@ -80,7 +80,13 @@ def _analyse_one(
 ) -> tuple[dict, Any]:
     """Analysis plus cost model of one (non-composite) kernel: a JSON-ready document and the
     Decomposition it came from."""
-    from sepconv_cli.costs.filters import closed_form, method_costs, mults_saving, saving_factor
+    from sepconv_cli.costs.filters import (
+        closed_form,
+        fft_crossover,
+        method_costs,
+        mults_saving,
+        saving_factor,
+    )
     from sepconv_cli.separability import MAX_CANCELLATION, analyse, integer_form
 
     d = analyse(kernel, tol=tol, max_rank=max_rank)
@@ -121,6 +127,7 @@ def _analyse_one(
         "decomposition": [[list(f) for f in term] for term in d.terms] if d.rank > 1 else None,
         "image_shape": list(image_shape),
         "costs": costs,
+        "fft_crossover": fft_crossover(image_shape),
     }, d
 
 
@@ -134,6 +141,7 @@ def _render(doc: dict, console: Any, title: str) -> None:
     from rich.table import Table
 
     from sepconv_cli.cli.kernel import vector
+    from sepconv_cli.costs.filters import crossover_text
 
     shape = "×".join(map(str, doc["shape"]))
     console.print(f"{title}: shape {shape} ({doc['ndim']}-D), tolerance {doc['tol']:g}")
@@ -223,6 +231,9 @@ def _render(doc: dict, console: Any, title: str) -> None:
                 f"  multiplies: {method} {form['mults']} vs direct {direct}; "
                 f"saving {form['saving']}×"
             )
+    console.print(
+        f"  {crossover_text(doc['fft_crossover'])} (a K^{doc['ndim']} kernel on a {image} image)"
+    )
 
 
 def check(

@@ -578,7 +578,7 @@ def filter_command(
     Example: sepconv ops filter --shape 4096x4096 -k gaussian:sigma=3
     """
     from sepconv_cli.costs import layers as L
-    from sepconv_cli.costs.filters import saving_factor
+    from sepconv_cli.costs.filters import crossover_text, fft_crossover, saving_factor
     from sepconv_cli.engine.costmodel import load_calibration
     from sepconv_cli.engine.options import ApplyOptions
     from sepconv_cli.engine.planner import plan_step
@@ -655,6 +655,7 @@ def filter_command(
         "itemsize": itemsize,
         "ops": costs,
         "cheapest": cheapest,
+        "fft_crossover": fft_crossover(dims, filtered),
         "auto": auto,
     }
     for key in ("sigma_vox", "radius"):
@@ -711,6 +712,10 @@ def filter_command(
         sigma = ", ".join(f"{v:.4g}" for v in built.params["sigma_vox"])
         lines.append(f"sigma in voxels: {sigma}; radius {built.params.get('radius')}")
     lines.append(f"fewest FLOPs: {cheapest} (FFT MACs count its multiplies; compare FLOPs)")
+    lines.append(
+        f"{crossover_text(document['fft_crossover'])} "
+        f"(a K^{len(filtered)} kernel on {_shape(dims)})"
+    )
     lines.append(
         f"sepconv apply --method auto would run {step.method} on numpy: {step.why} "
         f"(time model: {auto['calibration']})"

@@ -257,3 +257,66 @@ def closed_form(kernel_shape: Sequence[int], method: str, rank: int = 1) -> dict
         "saving": f"{saving_symbol.format(per_term)} = "
         f"{saving_numbers.format(per_term_numbers)} = {direct / mults:.3g}",
     }
+
+
+def fft_crossover(
+    image_shape: Sequence[int],
+    filtered_axes: Sequence[int] | None = None,
+    max_size: int | None = None,
+) -> dict[str, int | None]:
+    """The smallest cubic kernel size at which FFT needs fewer FLOPs per voxel, per method.
+
+    For ``K = 1 .. max_size`` (default: twice the largest filtered side) the kernel ``K`` on
+    every filtered axis is costed by :func:`method_costs`; the first ``K`` where FFT's FLOPs
+    are below direct's (and below separable's, with ``d·K`` multiplies) is returned, or
+    ``None`` when FFT never wins in that range. FFT's count moves with the padded length
+    (5-smooth sizes), so a larger ``K`` may briefly favour the other method again.
+
+    Parameters
+    ----------
+    image_shape
+        Shape of the whole array.
+    filtered_axes
+        Axes the kernel spans; default all of them.
+    max_size
+        Largest kernel size tried.
+
+    Returns
+    -------
+    dict
+        ``{"direct": K or None, "separable": K or None, "max_size": largest K tried}``.
+
+    Examples
+    --------
+    >>> fft_crossover((256, 256))
+    {'direct': 9, 'separable': 44, 'max_size': 512}
+    """
+    shape = tuple(int(n) for n in image_shape)
+    axes = tuple(range(len(shape))) if filtered_axes is None else tuple(filtered_axes)
+    largest = max(2 * max(shape[a] for a in axes), 1) if max_size is None else int(max_size)
+    found: dict[str, int | None] = {"direct": None, "separable": None}
+    for k in range(1, largest + 1):
+        costs = method_costs(shape, (k,) * len(axes), rank=1, filtered_axes=axes)
+        for method in found:
+            if found[method] is None and costs["fft"]["flops"] < costs[method]["flops"]:
+                found[method] = k
+        if None not in found.values():
+            break
+    return {**found, "max_size": largest}
+
+
+def crossover_text(found: dict[str, int | None]) -> str:
+    """One line saying from which kernel size FFT beats each method.
+
+    Examples
+    --------
+    >>> crossover_text({"direct": 9, "separable": None, "max_size": 512})
+    'FFT has fewer FLOPs than direct from K = 9, than separable never (K <= 512)'
+    """
+    parts = [
+        f"than {method} "
+        + (f"from K = {k}" if k is not None else f"never (K <= {found['max_size']})")
+        for method, k in found.items()
+        if method != "max_size"
+    ]
+    return "FFT has fewer FLOPs " + ", ".join(parts)

@@ -365,3 +365,36 @@ def test_closed_forms_of_the_multiplies():
     assert closed_form((7, 7), "lowrank", 3)["mults"] == "r·d·K = 3·2·7 = 42"
     assert closed_form((9, 9, 9), "direct")["mults"] == "K^d = 9^3 = 729"
     assert closed_form((9, 9), "fft") is None
+
+
+def _fft_flops_by_hand(side: int, k: int) -> float:
+    """FFT FLOPs per voxel of a k x k kernel on a side x side image, from the documented model."""
+    from sepconv_cli.costs.filters import next_fast_len
+
+    n = next_fast_len(side + k - 1)
+    m, h = n * n, n * (n // 2 + 1)
+    return (3 * 2.5 * m * np.log2(m) + 6 * h) / (side * side)
+
+
+def test_fft_crossover_matches_the_model_by_hand():
+    """256 x 256: FFT beats direct (2K^2 - 1 FLOPs) from K = 9 and separable (4K - 2) from 44."""
+    from sepconv_cli.costs.filters import fft_crossover
+
+    assert fft_crossover((256, 256)) == {"direct": 9, "separable": 44, "max_size": 512}
+    assert _fft_flops_by_hand(256, 8) > 2 * 8**2 - 1
+    assert _fft_flops_by_hand(256, 9) < 2 * 9**2 - 1
+    assert all(_fft_flops_by_hand(256, k) > 4 * k - 2 for k in range(1, 44))
+    assert _fft_flops_by_hand(256, 44) < 4 * 44 - 2
+    # a 1-D kernel: separable is direct, so both cross at the same size; a 1 x 1 image never
+    one = fft_crossover((64,))
+    assert one["direct"] == one["separable"]
+    assert fft_crossover((1, 1)) == {"direct": None, "separable": None, "max_size": 2}
+
+
+def test_check_prints_the_fft_crossover(runner):
+    doc = _json(runner.invoke(app, ["check", "box:size=7", "--image-shape", "256", "--json"]))
+    assert doc["fft_crossover"] == {"direct": 9, "separable": 44, "max_size": 512}
+    human = runner.invoke(app, ["check", "box:size=7"])
+    assert "FFT has fewer FLOPs than direct from K = 9, than separable from K = 44" in (
+        human.stderr
+    )

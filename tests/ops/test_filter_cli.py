@@ -102,3 +102,18 @@ def test_errors_exit_2(runner, args, match):
     assert result.stderr.startswith("sepconv: error: ")
     assert match in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_fft_crossover_agrees_with_the_cheapest_method(runner):
+    """Below the crossover separable has the fewest FLOPs; at it FFT does (band axis batched)."""
+    args = ["--shape", "512x512x200", "--axes", "yxb"]
+    below = _doc(runner, *args, "-k", "box:size=26")
+    crossover = below["fft_crossover"]
+    assert crossover == {"direct": 8, "separable": 27, "max_size": 1024}
+    assert below["cheapest"] == "separable"
+    at = _doc(runner, *args, "-k", "box:size=27")
+    assert at["cheapest"] == "fft" and at["fft_crossover"] == crossover
+    human = runner.invoke(app, ["ops", "filter", *args, "-k", "box:size=26"])
+    assert "FFT has fewer FLOPs than direct from K = 8, than separable from K = 27" in (
+        human.stderr
+    )
