@@ -258,7 +258,11 @@ def check(
     axes: str = typer.Option(None, "--axes", help="Axis letters in array order for axis=x."),
     max_size: int = typer.Option(1025, "--max-size", help="Largest kernel size per axis."),
     image_shape: str = typer.Option(
-        None, "--image-shape", help="Image size for the FFT estimate and totals (512x512)."
+        None,
+        "--image-shape",
+        "--shape",
+        help="Image size for the FFT estimate, its crossover and totals (512x512; default 256 "
+        "per axis).",
     ),
     json_: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
     plot: Path = typer.Option(

@@ -398,3 +398,6 @@ def test_check_prints_the_fft_crossover(runner):
     assert "FFT has fewer FLOPs than direct from K = 9, than separable from K = 44" in (
         human.stderr
     )
+    wide = _json(runner.invoke(app, ["check", "box:size=7", "--shape", "4096x4096", "--json"]))
+    assert wide["image_shape"] == [4096, 4096]
+    assert wide["fft_crossover"] == {"direct": 11, "separable": 52, "max_size": 8192}
